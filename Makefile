@@ -1,0 +1,56 @@
+# guard: PGXS build and tests.
+#
+# The version is read once, from guard.control; the C code receives it as
+# GUARD_VERSION and the extension script is picked by it.
+
+EXTENSION = guard
+EXTVERSION := $(shell sed -n "s/^default_version = '\([^']*\)'.*/\1/p" $(dir $(lastword $(MAKEFILE_LIST)))guard.control)
+
+MODULE_big = guard
+OBJS = \
+	src/guard.o \
+	src/utility.o \
+	src/objaccess.o \
+	src/dml.o \
+	src/target.o \
+	src/policy.o \
+	src/audit.o \
+	src/writer.o \
+	src/functions.o
+
+DATA = sql/guard--$(EXTVERSION).sql $(wildcard sql/guard--*--*.sql)
+PG_CPPFLAGS = -DGUARD_VERSION=\"$(EXTVERSION)\"
+
+# pg_regress runs against its own throw-away server that preloads guard.
+REGRESS = setup settings override drop truncate alter dml routes cascade never staging audit
+REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf \
+	--temp-instance=$(CURDIR)/tmp_check
+
+ISOLATION = concurrent
+ISOLATION_OPTS = --temp-config=$(srcdir)/test/isolation.conf \
+	--temp-instance=$(CURDIR)/tmp_check_iso \
+	--inputdir=$(srcdir)/test/isolation \
+	--outputdir=$(CURDIR)/output_iso
+
+EXTRA_CLEAN = tmp_check tmp_check_iso output_iso
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# TAP tests (PostgreSQL::Test::Cluster), in test/t.
+PG_PERL_LIB := $(dir $(PGXS))../../src/test/perl
+prove:
+	rm -rf $(CURDIR)/tmp_check_tap && mkdir -p $(CURDIR)/tmp_check_tap
+	cd $(srcdir) && TESTDIR='$(CURDIR)/tmp_check_tap' \
+		PATH="$(bindir):$$PATH" PG_REGRESS='$(pgxsdir)/src/test/regress/pg_regress' \
+		$(PROVE) -I $(PG_PERL_LIB) -I $(srcdir)/test $(PROVE_FLAGS) \
+		$(if $(PROVE_TESTS),$(PROVE_TESTS),test/t/*.pl)
+
+# A small extension whose scripts destroy data, for the "extension script"
+# route of the tests; installed only by the test command.
+install-test-ext:
+	$(INSTALL_DATA) $(srcdir)/test/ext/guard_regress_ext.control \
+		$(srcdir)/test/ext/guard_regress_ext--*.sql '$(DESTDIR)$(datadir)/extension/'
+
+.PHONY: prove install-test-ext

@@ -1,0 +1,86 @@
+/*-------------------------------------------------------------------------
+ *
+ * compat.h
+ *		Every difference between the PostgreSQL versions guard compiles
+ *		against (13 to 18).  No other file tests PG_VERSION_NUM.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef GUARD_COMPAT_H
+#define GUARD_COMPAT_H
+
+#include "postgres.h"
+
+#include "storage/proc.h"
+#include "tcop/utility.h"
+#include "utils/guc.h"
+
+#if PG_VERSION_NUM < 130000
+#error "guard needs PostgreSQL 13 or later"
+#endif
+
+/*
+ * ProcessUtility gained readOnlyTree in 14.  The hook is declared through
+ * these macros so that its body is the same everywhere.
+ */
+#if PG_VERSION_NUM >= 140000
+#define GUARD_UTILITY_PARAMS \
+	PlannedStmt *pstmt, const char *queryString, bool readOnlyTree, \
+	ProcessUtilityContext context, ParamListInfo params, \
+	QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc
+#define GUARD_UTILITY_ARGS \
+	pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc
+#else
+#define GUARD_UTILITY_PARAMS \
+	PlannedStmt *pstmt, const char *queryString, \
+	ProcessUtilityContext context, ParamListInfo params, \
+	QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc
+#define GUARD_UTILITY_ARGS \
+	pstmt, queryString, context, params, queryEnv, dest, qc
+#endif
+
+/* MarkGUCPrefixReserved() replaced EmitWarningsOnPlaceholders() in 15. */
+#if PG_VERSION_NUM < 150000
+#define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)
+#endif
+
+/*
+ * Shared memory is requested from shmem_request_hook since 15; before, from
+ * _PG_init itself.
+ */
+#if PG_VERSION_NUM >= 150000
+#define GUARD_HAVE_SHMEM_REQUEST_HOOK 1
+#endif
+
+/* GRANT SET ON PARAMETER exists since 15. */
+#if PG_VERSION_NUM >= 150000
+#define GUARD_HAVE_PARAMETER_ACL 1
+#endif
+
+/* The local transaction id moved into PGPROC.vxid in 17. */
+#if PG_VERSION_NUM >= 170000
+#define GUARD_MY_LXID (MyProc->vxid.lxid)
+#else
+#define GUARD_MY_LXID (MyProc->lxid)
+#endif
+
+/*
+ * ModifyTable has one subplan since 14 (the rows to change, for every
+ * result relation at once); before, one per result relation.
+ */
+#if PG_VERSION_NUM >= 140000
+#define GUARD_MODIFY_NSUBPLANS(mt) 1
+#define GUARD_MODIFY_SUBPLAN(mt, i) outerPlan(mt)
+#else
+#define GUARD_MODIFY_NSUBPLANS(mt) list_length((mt)->plans)
+#define GUARD_MODIFY_SUBPLAN(mt, i) ((Plan *) list_nth((mt)->plans, (i)))
+#endif
+
+/* Custom wait events have names of their own since 17. */
+#if PG_VERSION_NUM >= 170000
+#define GUARD_WAIT_EVENT(name) WaitEventExtensionNew(name)
+#else
+#define GUARD_WAIT_EVENT(name) PG_WAIT_EXTENSION
+#endif
+
+#endif							/* GUARD_COMPAT_H */

@@ -1,0 +1,216 @@
+/*-------------------------------------------------------------------------
+ *
+ * dml.c
+ *		DELETE and UPDATE that would change every row of a table.
+ *
+ * The check runs in ExecutorStart, on the plan about to run, so that it
+ * sees every execution however the statement arrived: typed, prepared and
+ * re-executed from a cached plan, produced by a rule, run through SPI by a
+ * function, trigger or procedure, or nested in a WITH clause.  Judging at
+ * execution rather than at planning matters: a cached plan outlives the
+ * environment and the override it was planned under.
+ *
+ * A plan changes every row when nothing between the table and the
+ * ModifyTable node filters rows: no qual on any scan or join, no index or
+ * TID condition, no gating Result, no run-time partition pruning.  That is
+ * the case for a statement without WHERE, and also for WHERE clauses the
+ * planner folds to true (WHERE true, WHERE 1 = 1).  Row-level security
+ * policies and the quals of updatable views count as conditions; a foreign
+ * table counts as filtered when its FDW reports the remote conditions in
+ * fdw_recheck_quals, as postgres_fdw does.
+ *
+ * A statement without DELETE or UPDATE pays two comparisons here.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "executor/executor.h"
+#include "nodes/plannodes.h"
+#include "parser/parsetree.h"
+
+#include "compat.h"
+#include "guard.h"
+
+/* Saved hook values, to chain to. */
+static ExecutorStart_hook_type prev_ExecutorStart = NULL;
+
+static bool plan_filters_rows(Plan *plan);
+
+static bool
+any_filters_rows(List *plans)
+{
+	ListCell   *lc;
+
+	foreach(lc, plans)
+	{
+		if (plan_filters_rows((Plan *) lfirst(lc)))
+			return true;
+	}
+	return false;
+}
+
+/* Whether anything in this plan tree keeps some rows out. */
+static bool
+plan_filters_rows(Plan *plan)
+{
+	if (plan == NULL)
+		return false;
+	if (plan->qual != NIL)
+		return true;
+
+	switch (nodeTag(plan))
+	{
+		case T_Result:
+			if (((Result *) plan)->resconstantqual != NULL)
+				return true;
+			break;
+		case T_SampleScan:
+		case T_BitmapHeapScan:
+		case T_BitmapIndexScan:
+		case T_TidScan:
+		case T_TidRangeScan:
+		case T_Limit:
+			return true;
+		case T_IndexScan:
+			if (((IndexScan *) plan)->indexqualorig != NIL)
+				return true;
+			break;
+		case T_IndexOnlyScan:
+			if (((IndexOnlyScan *) plan)->indexqual != NIL)
+				return true;
+			break;
+		case T_ForeignScan:
+			if (((ForeignScan *) plan)->fdw_recheck_quals != NIL)
+				return true;
+			break;
+		case T_CustomScan:
+			if (((CustomScan *) plan)->custom_exprs != NIL)
+				return true;
+			return any_filters_rows(((CustomScan *) plan)->custom_plans);
+		case T_NestLoop:
+			if (((Join *) plan)->joinqual != NIL ||
+				((NestLoop *) plan)->nestParams != NIL)
+				return true;
+			break;
+		case T_MergeJoin:
+			if (((Join *) plan)->joinqual != NIL ||
+				((MergeJoin *) plan)->mergeclauses != NIL)
+				return true;
+			break;
+		case T_HashJoin:
+			if (((Join *) plan)->joinqual != NIL ||
+				((HashJoin *) plan)->hashclauses != NIL)
+				return true;
+			break;
+		case T_Append:
+			{
+				Append	   *append = (Append *) plan;
+
+				/* No children means no rows; pruning means a condition. */
+				if (append->appendplans == NIL || append->part_prune_info != NULL)
+					return true;
+				return any_filters_rows(append->appendplans);
+			}
+		case T_MergeAppend:
+			{
+				MergeAppend *append = (MergeAppend *) plan;
+
+				if (append->mergeplans == NIL || append->part_prune_info != NULL)
+					return true;
+				return any_filters_rows(append->mergeplans);
+			}
+		case T_SubqueryScan:
+			return plan_filters_rows(((SubqueryScan *) plan)->subplan);
+		default:
+			break;
+	}
+
+	return plan_filters_rows(plan->lefttree) ||
+		plan_filters_rows(plan->righttree);
+}
+
+static void
+check_modify(QueryDesc *queryDesc, Plan *plan)
+{
+	PlannedStmt *pstmt = queryDesc->plannedstmt;
+	ModifyTable *mt;
+	GuardTarget *target;
+	GuardAttempt attempt;
+	ListCell   *lc;
+	int			i;
+
+	if (plan == NULL || !IsA(plan, ModifyTable))
+		return;
+	mt = (ModifyTable *) plan;
+	if (mt->operation != CMD_DELETE && mt->operation != CMD_UPDATE)
+		return;
+
+	for (i = 0; i < GUARD_MODIFY_NSUBPLANS(mt); i++)
+	{
+		if (plan_filters_rows(GUARD_MODIFY_SUBPLAN(mt, i)))
+			return;
+	}
+
+	/* A view with INSTEAD OF triggers describes as nothing. */
+	target = guard_target_relation(rt_fetch(mt->nominalRelation, pstmt->rtable)->relid, 0);
+	if (target == NULL)
+		return;
+
+	/*
+	 * The statement names one table but changes every partition or child
+	 * in resultRelations; it is temporary or new only if they all are.
+	 */
+	foreach(lc, mt->resultRelations)
+	{
+		Oid			relid = rt_fetch(lfirst_int(lc), pstmt->rtable)->relid;
+		GuardTarget *member;
+
+		if (relid == target->objid)
+			continue;
+		member = guard_target_relation(relid, 0);
+		if (member == NULL)
+			continue;
+		target->temporary &= member->temporary;
+		target->created_here &= member->created_here;
+	}
+
+	attempt.command = (mt->operation == CMD_DELETE) ? "DELETE" : "UPDATE";
+	attempt.statement = guard_statement_text(queryDesc->sourceText,
+											 pstmt->stmt_location,
+											 pstmt->stmt_len);
+	attempt.targets = list_make1(target);
+	guard_enforce(&attempt);
+}
+
+static void
+guard_ExecutorStart(QueryDesc *queryDesc, int eflags)
+{
+	PlannedStmt *pstmt = queryDesc->plannedstmt;
+
+	if ((pstmt->commandType == CMD_DELETE ||
+		 pstmt->commandType == CMD_UPDATE ||
+		 pstmt->hasModifyingCTE) &&
+		(eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 &&
+		guard_policy_active())
+	{
+		ListCell   *lc;
+
+		check_modify(queryDesc, pstmt->planTree);
+		/* A data-modifying WITH clause is planned as a subplan. */
+		foreach(lc, pstmt->subplans)
+			check_modify(queryDesc, (Plan *) lfirst(lc));
+	}
+
+	if (prev_ExecutorStart)
+		prev_ExecutorStart(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
+}
+
+void
+guard_dml_init(void)
+{
+	prev_ExecutorStart = ExecutorStart_hook;
+	ExecutorStart_hook = guard_ExecutorStart;
+}

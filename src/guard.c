@@ -1,0 +1,289 @@
+/*-------------------------------------------------------------------------
+ *
+ * guard.c
+ *		Module entry and settings.
+ *
+ * guard works only from shared_preload_libraries: its writer and queue
+ * live in shared memory, and protection that a session could choose not
+ * to load would be no protection.  _PG_init defines the settings and hands
+ * the rest to the files that own it.
+ *
+ * The settings are written so that no session can weaken protection:
+ * guard.environment is refused from SET, set_config(), a function's SET
+ * clause and a client's startup options, superusers included;
+ * guard.override is accepted only inside a transaction block and is
+ * honoured for that transaction alone.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <ctype.h>
+
+#include "access/parallel.h"
+#include "access/xact.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
+
+#include "compat.h"
+#include "guard.h"
+
+PG_MODULE_MAGIC;
+
+int			guard_environment = GUARD_ENV_DEVELOPMENT;
+char	   *guard_override = NULL;
+char	   *guard_database = NULL;
+int			guard_audit_timeout = 2000;
+int			guard_audit_queue_size = 256;
+bool		guard_audit_development = false;
+
+/* True in the audit writer, whose own statements guard never examines. */
+bool		guard_is_writer = false;
+
+static const struct config_enum_entry environment_options[] = {
+	{"development", GUARD_ENV_DEVELOPMENT, false},
+	{"staging", GUARD_ENV_STAGING, false},
+	{"production", GUARD_ENV_PRODUCTION, false},
+	{NULL, 0, false}
+};
+
+/*
+ * An override is bound to the transaction that set it: its GUC "extra"
+ * remembers that transaction, so a value that outlives it (set_config(...,
+ * false) inside a block) is neither honoured nor shown afterwards.
+ */
+typedef struct OverrideExtra
+{
+	LocalTransactionId lxid;
+} OverrideExtra;
+
+static OverrideExtra *override_extra = NULL;
+
+/* Set once _PG_init is done, so that only later changes are logged. */
+static bool settings_loaded = false;
+
+void		_PG_init(void);
+
+const char *
+guard_environment_name(GuardEnvironment environment)
+{
+	switch (environment)
+	{
+		case GUARD_ENV_DEVELOPMENT:
+			return "development";
+		case GUARD_ENV_STAGING:
+			return "staging";
+		case GUARD_ENV_PRODUCTION:
+			return "production";
+	}
+	return "unknown";
+}
+
+/* The override reason in force for the current transaction, or NULL. */
+const char *
+guard_override_reason(void)
+{
+	if (guard_override == NULL || guard_override[0] == '\0' ||
+		override_extra == NULL || !IsTransactionState() ||
+		override_extra->lxid != GUARD_MY_LXID)
+		return NULL;
+	return guard_override;
+}
+
+static bool
+check_environment(int *newval, void **extra, GucSource source)
+{
+	/* A parallel worker restores its leader's value, however it was set. */
+	if (InitializingParallelWorker)
+		return true;
+
+	if (source == PGC_S_CLIENT || source == PGC_S_SESSION)
+	{
+		GUC_check_errcode(ERRCODE_CANT_CHANGE_RUNTIME_PARAM);
+		GUC_check_errmsg("parameter \"guard.environment\" cannot be set from a session");
+		GUC_check_errdetail("It is set in the server configuration, with ALTER SYSTEM, or with ALTER DATABASE or ALTER ROLE ... SET.");
+		return false;
+	}
+	return true;
+}
+
+static void
+assign_environment(int newval, void *extra)
+{
+	/* The postmaster alone reports a change, once for the whole server. */
+	if (settings_loaded && !IsUnderPostmaster && newval != guard_environment)
+		ereport(LOG,
+				(errmsg("guard: environment changed from \"%s\" to \"%s\"",
+						guard_environment_name(guard_environment),
+						guard_environment_name(newval))));
+}
+
+static bool
+check_override(char **newval, void **extra, GucSource source)
+{
+	OverrideExtra *binding;
+	const char *p;
+
+	if (source == PGC_S_DEFAULT || InitializingParallelWorker)
+		return true;
+
+	if (source != PGC_S_SESSION || !IsTransactionBlock())
+	{
+		GUC_check_errcode(ERRCODE_CANT_CHANGE_RUNTIME_PARAM);
+		GUC_check_errmsg("parameter \"guard.override\" can only be set inside a transaction block");
+		GUC_check_errdetail("An override is honoured for the transaction that sets it and for no other; it cannot be stored in the configuration, with ALTER DATABASE or ALTER ROLE, or sent as a startup option.");
+		GUC_check_errhint("Run BEGIN; SET LOCAL guard.override = '<reason>'; then the statement, then COMMIT.");
+		return false;
+	}
+
+	for (p = *newval; *p != '\0'; p++)
+		if (!isspace((unsigned char) *p))
+			break;
+	if (*p == '\0')
+	{
+		GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
+		GUC_check_errmsg("guard.override needs a reason");
+		GUC_check_errdetail("The reason is recorded in the audit table with every statement it allows.");
+		return false;
+	}
+
+	binding = (OverrideExtra *) malloc(sizeof(OverrideExtra));
+	if (binding == NULL)
+		return false;
+	binding->lxid = GUARD_MY_LXID;
+	*extra = binding;
+	return true;
+}
+
+static void
+assign_override(const char *newval, void *extra)
+{
+	override_extra = (OverrideExtra *) extra;
+}
+
+static const char *
+show_override(void)
+{
+	const char *reason = guard_override_reason();
+
+	return reason ? reason : "";
+}
+
+static void
+define_settings(void)
+{
+	const char *configured;
+	char	   *pending = NULL;
+
+	/*
+	 * A value that is not an environment name is rejected with a WARNING
+	 * when the setting is defined, which would leave the default,
+	 * development.  A typo must not switch protection off, so such a value
+	 * is read first and answered with production below.
+	 */
+	configured = GetConfigOption("guard.environment", true, false);
+	if (configured != NULL)
+		pending = pstrdup(configured);
+
+	DefineCustomEnumVariable("guard.environment",
+							 "Marks the environment this server belongs to.",
+							 "In production, statements that would destroy table data are refused; "
+							 "in staging they run with a warning; in development they run. "
+							 "It cannot be changed from a session.",
+							 &guard_environment,
+							 GUARD_ENV_DEVELOPMENT,
+							 environment_options,
+							 PGC_SUSET,
+							 GUC_REPORT,
+							 check_environment, assign_environment, NULL);
+
+	if (pending != NULL &&
+		strcmp(pending, guard_environment_name(guard_environment)) != 0 &&
+		pg_strcasecmp(pending, guard_environment_name(guard_environment)) != 0)
+	{
+		ereport(WARNING,
+				(errmsg("guard: invalid value \"%s\" for \"guard.environment\", using \"production\"",
+						pending),
+				 errhint("Valid values are \"development\", \"staging\" and \"production\".")));
+		SetConfigOption("guard.environment", "production",
+						PGC_POSTMASTER, PGC_S_FILE);
+	}
+
+	DefineCustomStringVariable("guard.override",
+							   "Allows destructive statements in production for the current transaction.",
+							   "The value is the reason, recorded in the audit table. "
+							   "It is accepted only inside a transaction block, with SET LOCAL.",
+							   &guard_override,
+							   "",
+							   PGC_SUSET,
+							   GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE |
+							   GUC_DISALLOW_IN_AUTO_FILE | GUC_NO_SHOW_ALL,
+							   check_override, assign_override, show_override);
+
+	DefineCustomStringVariable("guard.database",
+							   "Database that holds the audit table.",
+							   "The audit writer connects to it, and CREATE EXTENSION guard is accepted only there.",
+							   &guard_database,
+							   "postgres",
+							   PGC_POSTMASTER,
+							   0,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("guard.audit_timeout",
+							"How long a statement waits for its audit row to be committed.",
+							"Past it, the statement goes on (refused or not) and the record goes to the server log.",
+							&guard_audit_timeout,
+							2000, 1, 60000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("guard.audit_queue_size",
+							"Number of audit rows that can wait for the writer at once.",
+							"When the queue is full, records go to the server log.",
+							&guard_audit_queue_size,
+							256, 16, 65536,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("guard.audit_development",
+							 "Records destructive statements in development as \"allowed\".",
+							 NULL,
+							 &guard_audit_development,
+							 false,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("guard");
+}
+
+void
+_PG_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("guard must be loaded via shared_preload_libraries"),
+				 errhint("Add guard to shared_preload_libraries in postgresql.conf and restart the server.")));
+
+	define_settings();
+
+	/* pg_upgrade copies data; there is nothing for guard to watch. */
+	if (IsBinaryUpgrade)
+		return;
+
+	guard_audit_init();
+	guard_writer_register();
+	guard_utility_init();
+	guard_objaccess_init();
+	guard_dml_init();
+
+	settings_loaded = true;
+	if (!IsUnderPostmaster)
+		ereport(LOG,
+				(errmsg("guard %s: environment is \"%s\"", GUARD_VERSION,
+						guard_environment_name(guard_environment))));
+}

@@ -1,0 +1,232 @@
+/*-------------------------------------------------------------------------
+ *
+ * guard.h
+ *		Declarations shared by guard's source files, grouped under the file
+ *		that defines them.
+ *
+ * A statement flows one way through guard: a hook (utility.c, objaccess.c,
+ * dml.c) notices it and describes what it would destroy as a GuardAttempt
+ * (target.c builds the descriptions); policy.c alone decides what happens
+ * to it; audit.c turns the decision into a record, queues it for the
+ * writer (writer.c) and waits for the commit.  Nothing flows back up.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef GUARD_H
+#define GUARD_H
+
+#include "postgres.h"
+
+#include "access/attnum.h"
+#include "nodes/pg_list.h"
+#include "port/atomics.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/proc.h"
+#include "utils/timestamp.h"
+
+typedef enum GuardEnvironment
+{
+	GUARD_ENV_DEVELOPMENT,
+	GUARD_ENV_STAGING,
+	GUARD_ENV_PRODUCTION
+} GuardEnvironment;
+
+typedef enum GuardVerdict
+{
+	GUARD_VERDICT_NONE,			/* nothing destructive once exemptions apply */
+	GUARD_VERDICT_ALLOWED,
+	GUARD_VERDICT_WARNED,
+	GUARD_VERDICT_OVERRIDDEN,
+	GUARD_VERDICT_BLOCKED
+} GuardVerdict;
+
+typedef enum GuardTargetKind
+{
+	GUARD_TARGET_TABLE,
+	GUARD_TARGET_COLUMN,
+	GUARD_TARGET_DATABASE
+} GuardTargetKind;
+
+/*
+ * One thing a statement would destroy.  The facts the policy needs are
+ * captured when the target is described, because a dropped object can no
+ * longer be looked up by the time the statement ends.
+ */
+typedef struct GuardTarget
+{
+	GuardTargetKind kind;
+	Oid			objid;			/* relation, or database */
+	AttrNumber	attnum;			/* column number, for GUARD_TARGET_COLUMN */
+	char	   *name;			/* qualified, quoted where SQL would quote */
+	bool		temporary;		/* a temporary relation */
+	bool		created_here;	/* created in the current transaction */
+} GuardTarget;
+
+/* A statement that would destroy something, as a hook saw it. */
+typedef struct GuardAttempt
+{
+	const char *command;		/* command tag: DROP TABLE, DELETE, ... */
+	const char *statement;		/* the text of this one statement */
+	List	   *targets;		/* of GuardTarget * */
+} GuardAttempt;
+
+/* What the policy decided about an attempt. */
+typedef struct GuardDecision
+{
+	GuardVerdict verdict;
+	GuardEnvironment environment;
+	const char *reason;			/* the override's reason, or NULL */
+	List	   *targets;		/* the targets that are not exempt */
+	bool		record;			/* whether the audit keeps a row for it */
+} GuardDecision;
+
+/*
+ * The audit queue, in shared memory.
+ *
+ * Locking: GuardShared->lock protects every slot's state, waiter, id and
+ * failure, and the writer fields.  A slot's record is written by the
+ * backend that holds the slot in GUARD_SLOT_FILLING and read by the writer
+ * once it has moved the slot to GUARD_SLOT_WRITING; neither needs the lock
+ * for that, because no one else touches a record in those states.  The
+ * counters are atomics.
+ */
+typedef enum GuardSlotState
+{
+	GUARD_SLOT_FREE,
+	GUARD_SLOT_FILLING,			/* a backend is copying its record in */
+	GUARD_SLOT_QUEUED,			/* waiting for the writer */
+	GUARD_SLOT_WRITING,			/* the writer is inserting it */
+	GUARD_SLOT_DONE,			/* committed; id is set */
+	GUARD_SLOT_FAILED			/* could not be committed; failure says why */
+} GuardSlotState;
+
+typedef enum GuardWriterState
+{
+	GUARD_WRITER_STOPPED,
+	GUARD_WRITER_STARTING,
+	GUARD_WRITER_NO_TABLE,		/* connected, but guard.audit is missing */
+	GUARD_WRITER_READY
+} GuardWriterState;
+
+/* The text columns of an audit row, in the order the writer binds them. */
+typedef enum GuardField
+{
+	GUARD_FIELD_DATABASE,
+	GUARD_FIELD_LOGIN_ROLE,
+	GUARD_FIELD_EFFECTIVE_ROLE,
+	GUARD_FIELD_CLIENT_ADDR,
+	GUARD_FIELD_APPLICATION_NAME,
+	GUARD_FIELD_COMMAND,
+	GUARD_FIELD_STATEMENT,
+	GUARD_FIELD_ENVIRONMENT,
+	GUARD_FIELD_VERDICT,
+	GUARD_FIELD_REASON,
+	GUARD_FIELD_OBJECTS,		/* names separated by '\0' */
+	GUARD_NFIELDS
+} GuardField;
+
+/* One audit row as the backend knows it, text at full length. */
+typedef struct GuardRow
+{
+	TimestampTz at;
+	int32		backend_pid;
+	int32		object_count;	/* objects destroyed, even if not all listed */
+	const char *field[GUARD_NFIELDS];	/* NULL for SQL NULL; not OBJECTS */
+	List	   *objects;		/* of char *, qualified names */
+	bool		clipped;		/* some text was cut to fit a queue slot */
+} GuardRow;
+
+#define GUARD_RECORD_TEXT	8192
+
+/* One audit row in a form that fits a queue slot; long text is clipped. */
+typedef struct GuardRecord
+{
+	TimestampTz at;
+	int32		backend_pid;
+	int32		encoding;		/* of the text, the database's encoding */
+	int32		object_count;	/* objects destroyed, even if not all fit */
+	int16		offset[GUARD_NFIELDS];	/* -1 for NULL */
+	int16		length[GUARD_NFIELDS];
+	bool		clipped;		/* some text did not fit */
+	char		text[GUARD_RECORD_TEXT];
+} GuardRecord;
+
+typedef struct GuardSlot
+{
+	GuardSlotState state;
+	PGPROC	   *waiter;			/* the backend waiting, NULL once it gave up */
+	uint64		seq;			/* queue order */
+	int64		id;				/* guard.audit.id once committed */
+	char		failure[128];	/* why it could not be committed */
+	GuardRecord record;
+} GuardSlot;
+
+typedef struct GuardShared
+{
+	LWLock	   *lock;
+	int			nslots;
+	GuardWriterState writer_state;
+	pid_t		writer_pid;
+	Latch	   *writer_latch;
+	uint64		next_seq;
+	pg_atomic_uint64 queued;	/* rows handed to the writer */
+	pg_atomic_uint64 written;	/* rows committed by the writer */
+	pg_atomic_uint64 fallback;	/* records that went to the log instead */
+	pg_atomic_uint64 failed;	/* rows the writer could not insert */
+	GuardSlot	slots[FLEXIBLE_ARRAY_MEMBER];
+} GuardShared;
+
+/* guard.c: module entry and settings */
+extern int	guard_environment;
+extern char *guard_override;
+extern char *guard_database;
+extern int	guard_audit_timeout;
+extern int	guard_audit_queue_size;
+extern bool guard_audit_development;
+extern bool guard_is_writer;
+extern const char *guard_environment_name(GuardEnvironment environment);
+extern const char *guard_override_reason(void);
+
+/* utility.c: the ProcessUtility hook */
+extern void guard_utility_init(void);
+extern bool guard_statement_collect(GuardTarget *target);
+
+/* objaccess.c: the object-access hook */
+extern void guard_objaccess_init(void);
+
+/* dml.c: DELETE and UPDATE without a condition */
+extern void guard_dml_init(void);
+
+/* target.c: describing what a statement would destroy */
+extern GuardTarget *guard_target_relation(Oid relid, AttrNumber attnum);
+extern GuardTarget *guard_target_database(Oid dbid);
+extern bool guard_target_equal(const GuardTarget *a, const GuardTarget *b);
+extern bool guard_target_member(const GuardTarget *target, List *targets);
+extern char *guard_statement_text(const char *source, int location, int len);
+extern char *guard_targets_message(List *targets);
+
+/* policy.c: the rules */
+extern bool guard_policy_active(void);
+extern void guard_decide(const GuardAttempt *attempt, GuardDecision *decision);
+extern void guard_act(const GuardAttempt *attempt, const GuardDecision *decision);
+extern void guard_enforce(const GuardAttempt *attempt);
+extern const char *guard_verdict_name(GuardVerdict verdict);
+
+/* audit.c: records, the shared queue, and the log fallback */
+extern GuardShared *guard_shared;
+extern void guard_audit_init(void);
+extern void guard_audit_record(const GuardAttempt *attempt,
+							   const GuardDecision *decision);
+extern const char *guard_writer_state_name(GuardWriterState state);
+extern void guard_record_unpack(const GuardRecord *record, GuardRow *row);
+extern void guard_log_row(const GuardRow *row, int64 id, const char *failure);
+extern int	guard_queue_take(GuardSlot **slots, int max);
+extern void guard_queue_finish(GuardSlot *slot, int64 id, const char *failure);
+extern void guard_writer_publish(GuardWriterState state);
+
+/* writer.c: the background worker that drains the queue */
+extern void guard_writer_register(void);
+extern PGDLLEXPORT void guard_writer_main(Datum main_arg);
+
+#endif							/* GUARD_H */

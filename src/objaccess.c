@@ -1,0 +1,94 @@
+/*-------------------------------------------------------------------------
+ *
+ * objaccess.c
+ *		The object-access hook: the backstop for everything that cascades.
+ *
+ * PostgreSQL calls this hook just before it drops each object of a
+ * deletion, cascaded ones included, and before it truncates each table.
+ * Tables and columns go to the guarded statement that is running (see
+ * utility.c), which judges them all when it ends; a drop or truncate with
+ * no guarded statement around it is judged at once, before it happens.
+ *
+ * Drops PostgreSQL makes on its own (the transient heaps of CLUSTER,
+ * VACUUM FULL, REFRESH MATERIALIZED VIEW and table rewrites, temporary
+ * schema cleanup, ON COMMIT DROP) carry PERFORM_DELETION_INTERNAL and are
+ * left alone, as sepgsql does.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/dependency.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_database.h"
+#include "tcop/tcopprot.h"
+
+#include "guard.h"
+
+/* Saved hook values, to chain to. */
+static object_access_hook_type prev_object_access_hook = NULL;
+
+static const char *
+command_for(ObjectAccessType access, const GuardTarget *target)
+{
+	if (access == OAT_TRUNCATE)
+		return "TRUNCATE TABLE";
+	switch (target->kind)
+	{
+		case GUARD_TARGET_COLUMN:
+			return "ALTER TABLE";
+		case GUARD_TARGET_DATABASE:
+			return "DROP DATABASE";
+		default:
+			return "DROP TABLE";
+	}
+}
+
+static void
+guard_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+					int subId, void *arg)
+{
+	GuardTarget *target = NULL;
+
+	if (prev_object_access_hook)
+		prev_object_access_hook(access, classId, objectId, subId, arg);
+
+	if (access == OAT_DROP)
+	{
+		ObjectAccessDrop *drop = (ObjectAccessDrop *) arg;
+
+		if ((drop->dropflags & PERFORM_DELETION_INTERNAL) != 0 ||
+			!guard_policy_active())
+			return;
+		if (classId == RelationRelationId)
+			target = guard_target_relation(objectId, (AttrNumber) subId);
+		else if (classId == DatabaseRelationId)
+			target = guard_target_database(objectId);
+	}
+	else if (access == OAT_TRUNCATE)
+	{
+		if (!guard_policy_active())
+			return;
+		target = guard_target_relation(objectId, 0);
+	}
+
+	if (target == NULL || guard_statement_collect(target))
+		return;
+
+	{
+		GuardAttempt attempt;
+
+		attempt.command = command_for(access, target);
+		attempt.statement = debug_query_string;
+		attempt.targets = list_make1(target);
+		guard_enforce(&attempt);
+	}
+}
+
+void
+guard_objaccess_init(void)
+{
+	prev_object_access_hook = object_access_hook;
+	object_access_hook = guard_object_access;
+}

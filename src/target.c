@@ -1,0 +1,187 @@
+/*-------------------------------------------------------------------------
+ *
+ * target.c
+ *		Describing what a statement would destroy.
+ *
+ * The hooks name what a statement would destroy through these functions,
+ * which resolve everything through the catalog and capture, at the moment
+ * of description, the facts the policy will need (temporary, created in
+ * this transaction): by the time a cascading DROP ends, the objects it
+ * removed can no longer be looked up.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <ctype.h>
+
+#include "access/htup_details.h"
+#include "catalog/pg_class.h"
+#include "commands/dbcommands.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/syscache.h"
+
+#include "guard.h"
+
+/* How many names a message lists before it only counts the rest. */
+#define GUARD_MESSAGE_NAMES 5
+
+/*
+ * Describe a table, or one of its columns when attnum > 0.  Returns NULL
+ * for relations that hold no table data of their own (indexes, views,
+ * sequences, composite types) and for objects that no longer exist.
+ */
+GuardTarget *
+guard_target_relation(Oid relid, AttrNumber attnum)
+{
+	HeapTuple	tuple;
+	Form_pg_class form;
+	GuardTarget *target;
+	char	   *nspname;
+	Relation	rel;
+
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tuple))
+		return NULL;
+	form = (Form_pg_class) GETSTRUCT(tuple);
+
+	if (form->relkind != RELKIND_RELATION &&
+		form->relkind != RELKIND_PARTITIONED_TABLE &&
+		form->relkind != RELKIND_MATVIEW &&
+		form->relkind != RELKIND_FOREIGN_TABLE)
+	{
+		ReleaseSysCache(tuple);
+		return NULL;
+	}
+
+	target = (GuardTarget *) palloc0(sizeof(GuardTarget));
+	target->kind = attnum > 0 ? GUARD_TARGET_COLUMN : GUARD_TARGET_TABLE;
+	target->objid = relid;
+	target->attnum = attnum > 0 ? attnum : 0;
+	target->temporary = (form->relpersistence == RELPERSISTENCE_TEMP);
+	nspname = get_namespace_name(form->relnamespace);
+	target->name = quote_qualified_identifier(nspname, NameStr(form->relname));
+	ReleaseSysCache(tuple);
+
+	if (attnum > 0)
+	{
+		char	   *attname = get_attname(relid, attnum, true);
+
+		if (attname == NULL)
+			return NULL;
+		target->name = psprintf("%s.%s", target->name,
+								quote_identifier(attname));
+	}
+
+	rel = RelationIdGetRelation(relid);
+	if (RelationIsValid(rel))
+	{
+		target->created_here =
+			(rel->rd_createSubid != InvalidSubTransactionId);
+		RelationClose(rel);
+	}
+
+	return target;
+}
+
+/* Describe a database; NULL if it does not exist. */
+GuardTarget *
+guard_target_database(Oid dbid)
+{
+	char	   *dbname = get_database_name(dbid);
+	GuardTarget *target;
+
+	if (dbname == NULL)
+		return NULL;
+
+	target = (GuardTarget *) palloc0(sizeof(GuardTarget));
+	target->kind = GUARD_TARGET_DATABASE;
+	target->objid = dbid;
+	target->name = pstrdup(quote_identifier(dbname));
+	return target;
+}
+
+bool
+guard_target_equal(const GuardTarget *a, const GuardTarget *b)
+{
+	return a->kind == b->kind && a->objid == b->objid &&
+		a->attnum == b->attnum;
+}
+
+bool
+guard_target_member(const GuardTarget *target, List *targets)
+{
+	ListCell   *lc;
+
+	foreach(lc, targets)
+	{
+		if (guard_target_equal(target, (GuardTarget *) lfirst(lc)))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The text of one statement out of the string that carried it: a
+ * multi-statement query, a function body or an extension script.  A
+ * location of -1 means the whole string; a length of 0, the rest of it.
+ */
+char *
+guard_statement_text(const char *source, int location, int len)
+{
+	int			total;
+	const char *start;
+	const char *end;
+
+	if (source == NULL)
+		return NULL;
+
+	total = strlen(source);
+	if (location < 0 || location > total)
+	{
+		location = 0;
+		len = 0;
+	}
+	if (len <= 0 || location + len > total)
+		len = total - location;
+
+	start = source + location;
+	end = start + len;
+	while (start < end && isspace((unsigned char) *start))
+		start++;
+	while (end > start && isspace((unsigned char) end[-1]))
+		end--;
+
+	return pnstrdup(start, end - start);
+}
+
+/* The names for a message: the first few in quotes, then a count. */
+char *
+guard_targets_message(List *targets)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+	int			n = 0;
+	int			total = list_length(targets);
+
+	initStringInfo(&buf);
+	foreach(lc, targets)
+	{
+		GuardTarget *target = (GuardTarget *) lfirst(lc);
+
+		if (n == GUARD_MESSAGE_NAMES)
+		{
+			appendStringInfo(&buf, " and %d more", total - n);
+			break;
+		}
+		if (n > 0)
+			appendStringInfoString(&buf, ", ");
+		appendStringInfo(&buf, "\"%s\"", target->name);
+		n++;
+	}
+	return buf.data;
+}

@@ -1,0 +1,449 @@
+/*-------------------------------------------------------------------------
+ *
+ * writer.c
+ *		The audit writer: a background worker that drains the queue into
+ *		guard.audit.
+ *
+ * The writer is a static background worker, started once recovery is over
+ * and restarted when it dies, connected to the database named by
+ * guard.database.  It takes every row waiting in the queue at once and
+ * inserts them with a parameterised SPI plan in one transaction (group
+ * commit), so that a storm of refusals costs one WAL flush per batch, not
+ * one per row.  The commit is always flushed to disk before any waiting
+ * backend is told, whatever synchronous_commit says.
+ *
+ * If a batch fails because of one row (bad text, a constraint), the rows
+ * are retried one by one, and a row whose text cannot be converted to the
+ * audit database's encoding is retried with that text escaped; so one bad
+ * row never stalls the others.  Any other failure (the table is missing,
+ * locked past guard.audit_timeout, or unwritable) fails the batch at once
+ * and the backends fall back to the server log.
+ *
+ * The writer never examines its own statements: guard_is_writer is set
+ * before it connects.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+#include "compat.h"
+#include "guard.h"
+
+/* The most rows committed by one transaction. */
+#define GUARD_BATCH_MAX 256
+
+#define INSERT_NARGS 15
+static const char *const insert_sql =
+"INSERT INTO guard.audit (at, database, login_role, effective_role,"
+" client_addr, application_name, backend_pid, command, objects,"
+" object_count, statement, environment, verdict, reason, clipped)"
+" VALUES ($1, $2, $3, $4, $5::pg_catalog.inet, $6, $7, $8, $9, $10, $11,"
+" $12, $13, $14, $15) RETURNING id";
+
+static SPIPlanPtr insert_plan = NULL;
+static MemoryContext batch_cxt = NULL;
+
+void
+guard_writer_register(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
+		BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 5;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "guard");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "guard_writer_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "guard writer");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "guard writer");
+	RegisterBackgroundWorker(&worker);
+}
+
+/* Settings of the writer's own session, applied at start and on reload. */
+static void
+configure_session(void)
+{
+	char		timeout[32];
+
+	/* A row blocked by a lock is not worth more than a backend's wait. */
+	snprintf(timeout, sizeof(timeout), "%d", guard_audit_timeout);
+	SetConfigOption("lock_timeout", timeout, PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("search_path", "pg_catalog", PGC_SUSET, PGC_S_OVERRIDE);
+}
+
+/*
+ * Text in the audit database's encoding.  With escape, every byte outside
+ * ASCII is written as \xNN, which fits any encoding.
+ */
+static Datum
+text_datum(const char *str, int encoding, bool escape)
+{
+	if (escape)
+	{
+		StringInfoData buf;
+		const unsigned char *p;
+
+		initStringInfo(&buf);
+		for (p = (const unsigned char *) str; *p; p++)
+		{
+			if (*p < 0x80)
+				appendStringInfoChar(&buf, (char) *p);
+			else
+				appendStringInfo(&buf, "\\x%02X", *p);
+		}
+		return CStringGetTextDatum(buf.data);
+	}
+	return CStringGetTextDatum(pg_any_to_server(str, strlen(str), encoding));
+}
+
+static int64
+insert_row(const GuardRow *row, int encoding, bool escape)
+{
+	static const GuardField binds[] = {
+		GUARD_FIELD_DATABASE, GUARD_FIELD_LOGIN_ROLE,
+		GUARD_FIELD_EFFECTIVE_ROLE, GUARD_FIELD_CLIENT_ADDR,
+		GUARD_FIELD_APPLICATION_NAME
+	};
+	static const GuardField binds_after[] = {
+		GUARD_FIELD_STATEMENT, GUARD_FIELD_ENVIRONMENT,
+		GUARD_FIELD_VERDICT, GUARD_FIELD_REASON
+	};
+	Datum		values[INSERT_NARGS];
+	char		nulls[INSERT_NARGS];
+	Datum	   *names;
+	ListCell   *lc;
+	int			arg = 0;
+	int			i;
+	bool		isnull;
+	int64		id;
+
+	memset(nulls, ' ', sizeof(nulls));
+
+	values[arg++] = TimestampTzGetDatum(row->at);
+	for (i = 0; i < lengthof(binds); i++, arg++)
+	{
+		const char *str = row->field[binds[i]];
+
+		if (str == NULL)
+			nulls[arg] = 'n';
+		else
+			values[arg] = text_datum(str, encoding, escape);
+	}
+	values[arg++] = Int32GetDatum(row->backend_pid);
+	values[arg++] = text_datum(row->field[GUARD_FIELD_COMMAND], encoding, escape);
+
+	names = (Datum *) palloc(sizeof(Datum) * Max(list_length(row->objects), 1));
+	i = 0;
+	foreach(lc, row->objects)
+		names[i++] = text_datum((const char *) lfirst(lc), encoding, escape);
+	values[arg++] = PointerGetDatum(construct_array(names, i, TEXTOID, -1,
+													false, TYPALIGN_INT));
+	values[arg++] = Int32GetDatum(row->object_count);
+
+	for (i = 0; i < lengthof(binds_after); i++, arg++)
+	{
+		const char *str = row->field[binds_after[i]];
+
+		if (str == NULL)
+			nulls[arg] = 'n';
+		else
+			values[arg] = text_datum(str, encoding, escape);
+	}
+	values[arg++] = BoolGetDatum(row->clipped);
+	Assert(arg == INSERT_NARGS);
+
+	if (SPI_execute_plan(insert_plan, values, nulls, false, 1) != SPI_OK_INSERT_RETURNING ||
+		SPI_processed != 1)
+		elog(ERROR, "guard: unexpected result inserting an audit row");
+	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									 SPI_tuptable->tupdesc, 1, &isnull));
+	return id;
+}
+
+static void
+prepare_insert(void)
+{
+	Oid			argtypes[INSERT_NARGS] = {
+		TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		INT4OID, TEXTOID, TEXTARRAYOID, INT4OID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, BOOLOID
+	};
+	SPIPlanPtr	plan;
+
+	if (insert_plan != NULL)
+		return;
+	plan = SPI_prepare(insert_sql, INSERT_NARGS, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "guard: could not prepare the audit insert: %s",
+			 SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "guard: could not keep the audit insert plan");
+	insert_plan = plan;
+}
+
+/* Insert rows in one transaction and commit it to disk. */
+static void
+write_rows(const GuardRow *rows, const int *encodings, int n, bool escape,
+		   int64 *ids)
+{
+	int			i;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "guard: writing audit rows");
+
+	prepare_insert();
+	for (i = 0; i < n; i++)
+		ids[i] = insert_row(&rows[i], encodings[i], escape);
+
+	SPI_finish();
+	PopActiveSnapshot();
+	ForceSyncCommit();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/* write_rows, returning the error instead of raising it. */
+static ErrorData *
+try_write(const GuardRow *rows, const int *encodings, int n, bool escape,
+		  int64 *ids)
+{
+	ErrorData  *volatile error = NULL;
+
+	PG_TRY();
+	{
+		write_rows(rows, encodings, n, escape, ids);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(batch_cxt);
+		error = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		pgstat_report_activity(STATE_IDLE, NULL);
+	}
+	PG_END_TRY();
+
+	/* The transaction leaves CurrentMemoryContext elsewhere. */
+	MemoryContextSwitchTo(batch_cxt);
+	return error;
+}
+
+static bool
+table_is_missing(const ErrorData *error)
+{
+	return error->sqlerrcode == ERRCODE_UNDEFINED_TABLE ||
+		error->sqlerrcode == ERRCODE_INVALID_SCHEMA_NAME ||
+		error->sqlerrcode == ERRCODE_UNDEFINED_COLUMN;
+}
+
+/* Whether a failure may be due to one row's content, not the table. */
+static bool
+row_specific(const ErrorData *error)
+{
+	int			class = ERRCODE_TO_CATEGORY(error->sqlerrcode);
+
+	return class == ERRCODE_DATA_EXCEPTION ||
+		class == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION;
+}
+
+static bool
+audit_table_exists(void)
+{
+	Oid			nspid;
+	bool		exists;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	nspid = get_namespace_oid("guard", true);
+	exists = OidIsValid(nspid) && OidIsValid(get_relname_relid("audit", nspid));
+	CommitTransactionCommand();
+	return exists;
+}
+
+static void
+fail_all(GuardSlot **slots, int n, const char *failure)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		guard_queue_finish(slots[i], 0, failure);
+}
+
+/*
+ * Write a batch of taken slots.  Returns false when the audit table turned
+ * out to be missing.
+ */
+static bool
+write_batch(GuardSlot **slots, int n)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(batch_cxt);
+	GuardRow   *rows = (GuardRow *) palloc(sizeof(GuardRow) * n);
+	int		   *encodings = (int *) palloc(sizeof(int) * n);
+	int64	   *ids = (int64 *) palloc(sizeof(int64) * n);
+	ErrorData  *error;
+	char		failure[128];
+	bool		table_ok = true;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		guard_record_unpack(&slots[i]->record, &rows[i]);
+		encodings[i] = slots[i]->record.encoding;
+	}
+
+	error = try_write(rows, encodings, n, false, ids);
+	if (error == NULL)
+	{
+		for (i = 0; i < n; i++)
+			guard_queue_finish(slots[i], ids[i], NULL);
+	}
+	else if (table_is_missing(error))
+	{
+		snprintf(failure, sizeof(failure),
+				 "the audit table guard.audit does not exist in database \"%s\"",
+				 guard_database);
+		fail_all(slots, n, failure);
+		table_ok = false;
+	}
+	else if (!row_specific(error))
+	{
+		ereport(LOG,
+				(errmsg("guard: could not write %d audit rows: %s", n,
+						error->message)));
+		snprintf(failure, sizeof(failure), "the audit row could not be written: %s",
+				 error->message);
+		fail_all(slots, n, failure);
+	}
+	else
+	{
+		/* Find the bad row; write the others. */
+		for (i = 0; i < n; i++)
+		{
+			error = try_write(&rows[i], &encodings[i], 1, false, &ids[i]);
+			if (error != NULL)
+				error = try_write(&rows[i], &encodings[i], 1, true, &ids[i]);
+			if (error == NULL)
+				guard_queue_finish(slots[i], ids[i], NULL);
+			else
+			{
+				ereport(LOG,
+						(errmsg("guard: could not write an audit row: %s",
+								error->message)));
+				snprintf(failure, sizeof(failure),
+						 "the audit row could not be written: %s",
+						 error->message);
+				guard_queue_finish(slots[i], 0, failure);
+			}
+		}
+	}
+
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(batch_cxt);
+	return table_ok;
+}
+
+static void
+writer_exit(int code, Datum arg)
+{
+	guard_writer_publish(GUARD_WRITER_STOPPED);
+}
+
+void
+guard_writer_main(Datum main_arg)
+{
+	GuardSlot **batch;
+	GuardWriterState state = GUARD_WRITER_STARTING;
+	char		failure[128];
+
+	guard_is_writer = true;
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	/* Runs after the transaction cleanup of a FATAL, locks released. */
+	on_shmem_exit(writer_exit, (Datum) 0);
+	guard_writer_publish(state);
+
+	BackgroundWorkerInitializeConnection(guard_database, NULL, 0);
+	configure_session();
+
+	batch_cxt = AllocSetContextCreate(TopMemoryContext, "guard writer batch",
+									  ALLOCSET_DEFAULT_SIZES);
+	batch = (GuardSlot **) MemoryContextAlloc(TopMemoryContext,
+											  sizeof(GuardSlot *) * GUARD_BATCH_MAX);
+	snprintf(failure, sizeof(failure),
+			 "the audit table guard.audit does not exist in database \"%s\"",
+			 guard_database);
+
+	ereport(LOG,
+			(errmsg("guard writer started in database \"%s\"", guard_database)));
+
+	for (;;)
+	{
+		int			n;
+
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			configure_session();
+		}
+
+		if (state != GUARD_WRITER_READY)
+		{
+			GuardWriterState now = audit_table_exists() ?
+				GUARD_WRITER_READY : GUARD_WRITER_NO_TABLE;
+
+			if (now != state)
+			{
+				state = now;
+				guard_writer_publish(state);
+			}
+		}
+
+		n = guard_queue_take(batch, GUARD_BATCH_MAX);
+		if (n > 0)
+		{
+			if (state != GUARD_WRITER_READY)
+				fail_all(batch, n, failure);
+			else if (!write_batch(batch, n))
+			{
+				state = GUARD_WRITER_NO_TABLE;
+				guard_writer_publish(state);
+			}
+			continue;
+		}
+
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 state == GUARD_WRITER_READY ? 60000L : 500L,
+						 PG_WAIT_EXTENSION);
+	}
+}
