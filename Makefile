@@ -38,6 +38,10 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# Every object depends on the shared headers (PGXS tracks no dependencies
+# unless the server was configured with --enable-depend).
+$(OBJS): src/guard.h src/compat.h
+
 # TAP tests (PostgreSQL::Test::Cluster), in test/t.
 PG_PERL_LIB := $(dir $(PGXS))../../src/test/perl
 prove:

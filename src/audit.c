@@ -32,6 +32,7 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
+#include "storage/lock.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -358,6 +359,29 @@ commit_wait_event(void)
 }
 
 /*
+ * Whether this session holds a lock on guard.audit that blocks the
+ * writer's INSERT: then waiting for the writer would only wait out the
+ * timeout.  This happens when a cascade reaches guard's own table.
+ */
+static bool
+audit_table_locked_here(Oid dbid, Oid relid)
+{
+	LOCKTAG		tag;
+	LOCKMODE	mode;
+
+	if (dbid != MyDatabaseId || !OidIsValid(relid))
+		return false;
+
+	SET_LOCKTAG_RELATION(tag, dbid, relid);
+	for (mode = ShareLock; mode <= AccessExclusiveLock; mode++)
+	{
+		if (GUARD_LOCK_HELD_BY_ME(&tag, mode))
+			return true;
+	}
+	return false;
+}
+
+/*
  * Queue a row and wait for the writer to commit it.  Returns true with
  * *id set once it is committed; false with *failure set otherwise.
  */
@@ -369,6 +393,9 @@ queue_and_wait(const GuardRow *row, int64 *id, char *failure, size_t failure_siz
 	GuardWriterState state;
 	Latch	   *writer_latch;
 	TimestampTz deadline;
+	bool		blocking;
+	Oid			audit_dbid;
+	Oid			audit_relid;
 	int			i;
 
 	if (shared == NULL)
@@ -379,6 +406,8 @@ queue_and_wait(const GuardRow *row, int64 *id, char *failure, size_t failure_siz
 
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 	state = shared->writer_state;
+	audit_dbid = shared->audit_dbid;
+	audit_relid = shared->audit_relid;
 	if (state == GUARD_WRITER_READY)
 	{
 		for (i = 0; i < shared->nslots; i++)
@@ -418,14 +447,29 @@ queue_and_wait(const GuardRow *row, int64 *id, char *failure, size_t failure_siz
 	}
 
 	pack_record(&slot->record, row);
+	blocking = audit_table_locked_here(audit_dbid, audit_relid);
 
+	/*
+	 * A session that blocks the writer queues its row without waiting for
+	 * it: the writer commits it once this transaction ends.
+	 */
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 	slot->state = GUARD_SLOT_QUEUED;
+	if (blocking)
+		slot->waiter = NULL;
 	writer_latch = shared->writer_latch;
 	LWLockRelease(shared->lock);
 	pg_atomic_fetch_add_u64(&shared->queued, 1);
 	if (writer_latch != NULL)
 		SetLatch(writer_latch);
+
+	if (blocking)
+	{
+		strlcpy(failure,
+				"this session holds a lock on guard.audit; the row is committed after its transaction ends",
+				failure_size);
+		return false;
+	}
 
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 										   guard_audit_timeout);
@@ -565,12 +609,13 @@ guard_queue_finish(GuardSlot *slot, int64 id, const char *failure)
 }
 
 /*
- * For the writer: publish its state.  When it stops, every row it has not
+ * For the writer: publish its state, and the audit table it writes to
+ * while READY.  When it stops, every row it has not
  * committed fails at once, so that no backend waits for a writer that is
  * gone.
  */
 void
-guard_writer_publish(GuardWriterState state)
+guard_writer_publish(GuardWriterState state, Oid audit_relid)
 {
 	GuardShared *shared = guard_shared;
 	int			i;
@@ -579,6 +624,8 @@ guard_writer_publish(GuardWriterState state)
 	shared->writer_state = state;
 	shared->writer_pid = (state == GUARD_WRITER_STOPPED) ? 0 : MyProcPid;
 	shared->writer_latch = (state == GUARD_WRITER_STOPPED) ? NULL : MyLatch;
+	shared->audit_dbid = OidIsValid(audit_relid) ? MyDatabaseId : InvalidOid;
+	shared->audit_relid = audit_relid;
 	LWLockRelease(shared->lock);
 
 	if (state != GUARD_WRITER_STOPPED)

@@ -76,6 +76,13 @@
 #define GUARD_MODIFY_SUBPLAN(mt, i) ((Plan *) list_nth((mt)->plans, (i)))
 #endif
 
+/* LockHeldByMe() gained an "orstronger" argument in 17. */
+#if PG_VERSION_NUM >= 170000
+#define GUARD_LOCK_HELD_BY_ME(tag, mode) LockHeldByMe((tag), (mode), false)
+#else
+#define GUARD_LOCK_HELD_BY_ME(tag, mode) LockHeldByMe((tag), (mode))
+#endif
+
 /* Custom wait events have names of their own since 17. */
 #if PG_VERSION_NUM >= 170000
 #define GUARD_WAIT_EVENT(name) WaitEventExtensionNew(name)

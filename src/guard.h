@@ -169,6 +169,8 @@ typedef struct GuardShared
 	GuardWriterState writer_state;
 	pid_t		writer_pid;
 	Latch	   *writer_latch;
+	Oid			audit_dbid;		/* where guard.audit is, once READY */
+	Oid			audit_relid;
 	uint64		next_seq;
 	pg_atomic_uint64 queued;	/* rows handed to the writer */
 	pg_atomic_uint64 written;	/* rows committed by the writer */
@@ -223,7 +225,7 @@ extern void guard_record_unpack(const GuardRecord *record, GuardRow *row);
 extern void guard_log_row(const GuardRow *row, int64 id, const char *failure);
 extern int	guard_queue_take(GuardSlot **slots, int max);
 extern void guard_queue_finish(GuardSlot *slot, int64 id, const char *failure);
-extern void guard_writer_publish(GuardWriterState state);
+extern void guard_writer_publish(GuardWriterState state, Oid audit_relid);
 
 /* writer.c: the background worker that drains the queue */
 extern void guard_writer_register(void);

@@ -153,7 +153,7 @@ guard_statement_text(const char *source, int location, int len)
 	end = start + len;
 	while (start < end && isspace((unsigned char) *start))
 		start++;
-	while (end > start && isspace((unsigned char) end[-1]))
+	while (end > start && (isspace((unsigned char) end[-1]) || end[-1] == ';'))
 		end--;
 
 	return pnstrdup(start, end - start);

@@ -270,18 +270,19 @@ row_specific(const ErrorData *error)
 		class == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION;
 }
 
-static bool
-audit_table_exists(void)
+/* The OID of guard.audit, or InvalidOid while it does not exist. */
+static Oid
+audit_table(void)
 {
 	Oid			nspid;
-	bool		exists;
+	Oid			relid;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	nspid = get_namespace_oid("guard", true);
-	exists = OidIsValid(nspid) && OidIsValid(get_relname_relid("audit", nspid));
+	relid = OidIsValid(nspid) ? get_relname_relid("audit", nspid) : InvalidOid;
 	CommitTransactionCommand();
-	return exists;
+	return relid;
 }
 
 static void
@@ -369,7 +370,7 @@ write_batch(GuardSlot **slots, int n)
 static void
 writer_exit(int code, Datum arg)
 {
-	guard_writer_publish(GUARD_WRITER_STOPPED);
+	guard_writer_publish(GUARD_WRITER_STOPPED, InvalidOid);
 }
 
 void
@@ -386,7 +387,7 @@ guard_writer_main(Datum main_arg)
 
 	/* Runs after the transaction cleanup of a FATAL, locks released. */
 	on_shmem_exit(writer_exit, (Datum) 0);
-	guard_writer_publish(state);
+	guard_writer_publish(state, InvalidOid);
 
 	BackgroundWorkerInitializeConnection(guard_database, NULL, 0);
 	configure_session();
@@ -418,13 +419,14 @@ guard_writer_main(Datum main_arg)
 
 		if (state != GUARD_WRITER_READY)
 		{
-			GuardWriterState now = audit_table_exists() ?
+			Oid			relid = audit_table();
+			GuardWriterState now = OidIsValid(relid) ?
 				GUARD_WRITER_READY : GUARD_WRITER_NO_TABLE;
 
 			if (now != state)
 			{
 				state = now;
-				guard_writer_publish(state);
+				guard_writer_publish(state, relid);
 			}
 		}
 
@@ -436,7 +438,7 @@ guard_writer_main(Datum main_arg)
 			else if (!write_batch(batch, n))
 			{
 				state = GUARD_WRITER_NO_TABLE;
-				guard_writer_publish(state);
+				guard_writer_publish(state, InvalidOid);
 			}
 			continue;
 		}
