@@ -22,7 +22,7 @@ DATA = sql/guard--$(EXTVERSION).sql $(wildcard sql/guard--*--*.sql)
 PG_CPPFLAGS = -DGUARD_VERSION=\"$(EXTVERSION)\"
 
 # pg_regress runs against its own throw-away server that preloads guard.
-REGRESS = setup settings override drop truncate alter dml routes cascade never staging audit
+REGRESS = setup settings override drop truncate alter dml cascade routes never staging audit
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf \
 	--temp-instance=$(CURDIR)/tmp_check
 
@@ -55,6 +55,6 @@ prove:
 # route of the tests; installed only by the test command.
 install-test-ext:
 	$(INSTALL_DATA) $(srcdir)/test/ext/guard_regress_ext.control \
-		$(srcdir)/test/ext/guard_regress_ext--*.sql '$(DESTDIR)$(datadir)/extension/'
+		$(wildcard $(srcdir)/test/ext/guard_regress_ext--*.sql) '$(DESTDIR)$(datadir)/extension/'
 
 .PHONY: prove install-test-ext

@@ -152,8 +152,7 @@ check_modify(QueryDesc *queryDesc, Plan *plan)
 			return;
 	}
 
-	/* A view with INSTEAD OF triggers describes as nothing. */
-	target = guard_target_relation(rt_fetch(mt->nominalRelation, pstmt->rtable)->relid, 0);
+	target = guard_target_modified(rt_fetch(mt->nominalRelation, pstmt->rtable)->relid);
 	if (target == NULL)
 		return;
 

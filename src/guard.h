@@ -202,6 +202,7 @@ extern void guard_dml_init(void);
 
 /* target.c: describing what a statement would destroy */
 extern GuardTarget *guard_target_relation(Oid relid, AttrNumber attnum);
+extern GuardTarget *guard_target_modified(Oid relid);
 extern GuardTarget *guard_target_database(Oid dbid);
 extern bool guard_target_equal(const GuardTarget *a, const GuardTarget *b);
 extern bool guard_target_member(const GuardTarget *target, List *targets);

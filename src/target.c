@@ -30,13 +30,8 @@
 /* How many names a message lists before it only counts the rest. */
 #define GUARD_MESSAGE_NAMES 5
 
-/*
- * Describe a table, or one of its columns when attnum > 0.  Returns NULL
- * for relations that hold no table data of their own (indexes, views,
- * sequences, composite types) and for objects that no longer exist.
- */
-GuardTarget *
-guard_target_relation(Oid relid, AttrNumber attnum)
+static GuardTarget *
+describe_relation(Oid relid, AttrNumber attnum, bool views)
 {
 	HeapTuple	tuple;
 	Form_pg_class form;
@@ -52,7 +47,8 @@ guard_target_relation(Oid relid, AttrNumber attnum)
 	if (form->relkind != RELKIND_RELATION &&
 		form->relkind != RELKIND_PARTITIONED_TABLE &&
 		form->relkind != RELKIND_MATVIEW &&
-		form->relkind != RELKIND_FOREIGN_TABLE)
+		form->relkind != RELKIND_FOREIGN_TABLE &&
+		!(views && form->relkind == RELKIND_VIEW))
 	{
 		ReleaseSysCache(tuple);
 		return NULL;
@@ -86,6 +82,28 @@ guard_target_relation(Oid relid, AttrNumber attnum)
 	}
 
 	return target;
+}
+
+/*
+ * Describe a table, or one of its columns when attnum > 0.  Returns NULL
+ * for relations that hold no table data of their own (indexes, views,
+ * sequences, composite types) and for objects that no longer exist.
+ */
+GuardTarget *
+guard_target_relation(Oid relid, AttrNumber attnum)
+{
+	return describe_relation(relid, attnum, false);
+}
+
+/*
+ * Describe the table or view a DELETE or UPDATE names.  A view that is
+ * changed through INSTEAD OF triggers counts like a table: the triggers
+ * change its rows one by one, each with a condition of its own.
+ */
+GuardTarget *
+guard_target_modified(Oid relid)
+{
+	return describe_relation(relid, 0, true);
 }
 
 /* Describe a database; NULL if it does not exist. */

@@ -1,0 +1,2 @@
+-- An update that empties it.
+TRUNCATE regress_ext_log;

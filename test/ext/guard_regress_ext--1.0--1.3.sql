@@ -1,0 +1,2 @@
+-- An update that deletes every row.
+DELETE FROM regress_ext_log;
