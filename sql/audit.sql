@@ -81,19 +81,28 @@ DROP TABLE guard.audit;
 DROP SCHEMA guard CASCADE;
 DROP EXTENSION guard;
 ALTER TABLE guard.audit DROP COLUMN reason;
--- DROP EXTENSION and DROP SCHEMA hold the table's lock when they are refused:
--- their rows are logged at once and committed right after the rollback.
+SELECT command, objects, verdict FROM guard.audit
+WHERE objects && '{guard.audit,guard.audit.reason}' ORDER BY id;
+SELECT rows_logged - :logged_before AS logged FROM guard.status();
+
+-- A session that holds a lock on guard.audit cannot wait for the writer it
+-- blocks: its refusal is logged at once, and the writer commits the row
+-- when the session's transaction has ended.
+BEGIN;
+LOCK TABLE guard.audit IN SHARE MODE;
+DELETE FROM ledger /* while holding a lock on guard.audit */;
+ROLLBACK;
 DO $$
 BEGIN
 	FOR i IN 1..100 LOOP
-		EXIT WHEN (SELECT count(*) FROM guard.audit
-				   WHERE statement IN ('DROP SCHEMA guard CASCADE', 'DROP EXTENSION guard')) = 2;
+		EXIT WHEN EXISTS (SELECT FROM guard.audit
+						  WHERE statement LIKE '%while holding a lock on guard.audit%');
 		PERFORM pg_sleep(0.1);
 	END LOOP;
 END
 $$;
 SELECT command, objects, verdict FROM guard.audit
-WHERE objects && '{guard.audit,guard.audit.reason}' ORDER BY id;
+WHERE statement LIKE '%while holding a lock on guard.audit%';
 SELECT rows_logged - :logged_before AS logged FROM guard.status();
 
 -- The status function.

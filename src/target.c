@@ -15,11 +15,18 @@
 
 #include <ctype.h>
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/dependency.h"
+#include "catalog/indexing.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_depend.h"
+#include "catalog/pg_extension.h"
 #include "commands/dbcommands.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
@@ -121,6 +128,93 @@ guard_target_database(Oid dbid)
 	target->objid = dbid;
 	target->name = pstrdup(quote_identifier(dbname));
 	return target;
+}
+
+static int
+compare_names(const ListCell *a, const ListCell *b)
+{
+	return strcmp(((GuardTarget *) lfirst(a))->name,
+				  ((GuardTarget *) lfirst(b))->name);
+}
+
+/*
+ * The tables of a schema, or of an owner: the ones DROP SCHEMA ... CASCADE
+ * or DROP OWNED would take.  Sorted by name, for a stable message.
+ */
+static List *
+tables_where(AttrNumber attno, Oid value)
+{
+	Relation	pg_class;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tuple;
+	List	   *targets = NIL;
+
+	ScanKeyInit(&key, attno, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(value));
+	pg_class = table_open(RelationRelationId, AccessShareLock);
+	scan = systable_beginscan(pg_class, InvalidOid, false, NULL, 1, &key);
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		GuardTarget *target;
+
+		target = guard_target_relation(((Form_pg_class) GETSTRUCT(tuple))->oid, 0);
+		if (target != NULL)
+			targets = lappend(targets, target);
+	}
+	systable_endscan(scan);
+	table_close(pg_class, AccessShareLock);
+
+	list_sort(targets, compare_names);
+	return targets;
+}
+
+List *
+guard_targets_in_schema(Oid nspid)
+{
+	return tables_where(Anum_pg_class_relnamespace, nspid);
+}
+
+List *
+guard_targets_owned_by(Oid roleid)
+{
+	return tables_where(Anum_pg_class_relowner, roleid);
+}
+
+/* The tables that belong to an extension, which DROP EXTENSION takes. */
+List *
+guard_targets_of_extension(Oid extid)
+{
+	Relation	pg_depend;
+	SysScanDesc scan;
+	ScanKeyData key[2];
+	HeapTuple	tuple;
+	List	   *targets = NIL;
+
+	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(ExtensionRelationId));
+	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(extid));
+	pg_depend = table_open(DependRelationId, AccessShareLock);
+	scan = systable_beginscan(pg_depend, DependReferenceIndexId, true, NULL,
+							  2, key);
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tuple);
+		GuardTarget *target;
+
+		if (dep->classid != RelationRelationId ||
+			dep->deptype != DEPENDENCY_EXTENSION)
+			continue;
+		target = guard_target_relation(dep->objid, 0);
+		if (target != NULL)
+			targets = lappend(targets, target);
+	}
+	systable_endscan(scan);
+	table_close(pg_depend, AccessShareLock);
+
+	list_sort(targets, compare_names);
+	return targets;
 }
 
 bool

@@ -4,15 +4,17 @@
  *		The ProcessUtility hook: guard's primary gate.
  *
  * For a statement that can destroy table data, the hook describes, before
- * the statement runs, what it names: the tables of DROP TABLE (and the
- * partitions that go with them), every table TRUNCATE would empty
- * (inheritance and CASCADE included), the columns of ALTER TABLE ... DROP
- * COLUMN, the database of DROP DATABASE.  If the policy refuses, it
- * refuses there, before anything is changed.
+ * the statement runs and before it takes any lock, what it names: the
+ * tables of DROP TABLE (and the partitions that go with them), every table
+ * TRUNCATE would empty (inheritance and CASCADE included), the columns of
+ * ALTER TABLE ... DROP COLUMN, the tables of the schema DROP SCHEMA ...
+ * CASCADE drops, of the extension DROP EXTENSION drops and of the roles
+ * DROP OWNED names, the database of DROP DATABASE.  If the policy refuses,
+ * it refuses there, before anything is changed.
  *
- * What a statement destroys by cascade (DROP SCHEMA ... CASCADE, DROP
- * OWNED, DROP EXTENSION, DROP TYPE ... CASCADE) is known only to
- * PostgreSQL's dependency walk.  While such a statement runs, a frame is
+ * What a statement destroys beyond that by cascade (the columns DROP TYPE
+ * ... CASCADE takes, the tables depending on a dropped one) is known only
+ * to PostgreSQL's dependency walk.  While such a statement runs, a frame is
  * open on the stack below; the object-access hook adds to it every table
  * and column actually dropped, and the policy judges the whole list when
  * the statement ends, before it returns.  A refusal there aborts the
@@ -30,9 +32,11 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
 #include "commands/dbcommands.h"
+#include "commands/extension.h"
 #include "nodes/parsenodes.h"
 #include "tcop/cmdtag.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
 #include "utils/lsyscache.h"
 
 #include "compat.h"
@@ -205,11 +209,62 @@ lookup_relation(RangeVar *rv)
 	return RangeVarGetRelidExtended(rv, NoLock, RVR_MISSING_OK, NULL, NULL);
 }
 
+/* Append the targets not already in the list. */
+static List *
+append_targets(List *targets, List *more)
+{
+	ListCell   *lc;
+
+	foreach(lc, more)
+	{
+		if (!guard_target_member((GuardTarget *) lfirst(lc), targets))
+			targets = lappend(targets, lfirst(lc));
+	}
+	return targets;
+}
+
+/*
+ * DROP SCHEMA ... CASCADE and DROP EXTENSION name their tables only
+ * implicitly; the catalog lists them before any lock is taken, so that
+ * production refuses these before PostgreSQL's dependency walk starts.
+ * What the walk finds beyond them reaches the frame later.
+ */
+static List *
+describe_drop_container(DropStmt *stmt)
+{
+	List	   *targets = NIL;
+	ListCell   *lc;
+
+	foreach(lc, stmt->objects)
+	{
+		const char *name = strVal(lfirst(lc));
+		Oid			oid;
+
+		if (stmt->removeType == OBJECT_SCHEMA)
+		{
+			oid = get_namespace_oid(name, true);
+			if (OidIsValid(oid))
+				targets = append_targets(targets, guard_targets_in_schema(oid));
+		}
+		else
+		{
+			oid = get_extension_oid(name, true);
+			if (OidIsValid(oid))
+				targets = append_targets(targets, guard_targets_of_extension(oid));
+		}
+	}
+	return targets;
+}
+
 static List *
 describe_drop(DropStmt *stmt)
 {
 	List	   *targets = NIL;
 	ListCell   *lc;
+
+	if ((stmt->removeType == OBJECT_SCHEMA && stmt->behavior == DROP_CASCADE) ||
+		stmt->removeType == OBJECT_EXTENSION)
+		return describe_drop_container(stmt);
 
 	if (stmt->removeType != OBJECT_TABLE &&
 		stmt->removeType != OBJECT_MATVIEW &&
@@ -338,6 +393,21 @@ describe_statement(Node *parsetree)
 			return describe_truncate((TruncateStmt *) parsetree);
 		case T_AlterTableStmt:
 			return describe_alter_table((AlterTableStmt *) parsetree);
+		case T_DropOwnedStmt:
+			{
+				List	   *targets = NIL;
+				ListCell   *lc;
+
+				foreach(lc, ((DropOwnedStmt *) parsetree)->roles)
+				{
+					Oid			roleid = get_rolespec_oid(lfirst(lc), true);
+
+					if (OidIsValid(roleid))
+						targets = append_targets(targets,
+												 guard_targets_owned_by(roleid));
+				}
+				return targets;
+			}
 		case T_DropdbStmt:
 			{
 				Oid			dbid = get_database_oid(((DropdbStmt *) parsetree)->dbname, true);
