@@ -90,3 +90,26 @@ WHERE relname IN ('score', 'round', 'order', 'events', 'events_1', 'events_2',
 				  'remote_score', 'owned_by_plain', 'Player Stats')
 	AND relpersistence <> 't'
 ORDER BY relname;
+
+-- DROP DATABASE cannot run in a transaction block, so SET LOCAL
+-- guard.override cannot reach it; a permit, for one database, in this
+-- session, allows one.
+CREATE DATABASE regress_permit_db;
+CREATE DATABASE regress_other_db;
+DROP DATABASE regress_permit_db;
+SELECT guard.permit_drop_database('regress_permit_db', '   ');
+SELECT guard.permit_drop_database('regress_no_such_db', 'OPS-1');
+GRANT USAGE ON SCHEMA guard TO regress_owner;
+SET ROLE regress_owner;
+SELECT guard.permit_drop_database('regress_permit_db', 'OPS-1');
+RESET ROLE;
+REVOKE USAGE ON SCHEMA guard FROM regress_owner;
+SELECT guard.permit_drop_database('regress_permit_db', 'OPS-2: decommission the permit db');
+-- It covers that database only.
+DROP DATABASE regress_other_db;
+DROP DATABASE regress_permit_db;
+-- It is used up.
+CREATE DATABASE regress_permit_db;
+DROP DATABASE regress_permit_db;
+SELECT command, objects, verdict, reason FROM guard.audit
+WHERE objects && '{regress_permit_db,regress_other_db}' ORDER BY id;

@@ -98,6 +98,14 @@ CREATE FUNCTION guard.status(
 COMMENT ON FUNCTION guard.status() IS
 	'guard''s environment, its audit writer, and its queue since the server started';
 
+-- DROP DATABASE cannot run in a transaction block, out of reach of SET
+-- LOCAL guard.override: this permits one, in this session, for 5 minutes.
+CREATE FUNCTION guard.permit_drop_database(database name, reason text) RETURNS void
+	AS 'MODULE_PATHNAME', 'guard_permit_drop_database_sql' LANGUAGE C STRICT VOLATILE;
+
+COMMENT ON FUNCTION guard.permit_drop_database(name, text) IS
+	'permits one DROP DATABASE of that database in this session for 5 minutes, with a reason for the audit';
+
 -- Superusers remove old rows with this, and only with this.
 CREATE FUNCTION guard.prune(older_than interval) RETURNS bigint
 LANGUAGE plpgsql AS $$

@@ -52,9 +52,12 @@
 #define GUARD_HAVE_SHMEM_REQUEST_HOOK 1
 #endif
 
-/* GRANT SET ON PARAMETER exists since 15. */
+/* GRANT SET ON PARAMETER exists since 15; before, superusers only. */
 #if PG_VERSION_NUM >= 150000
-#define GUARD_HAVE_PARAMETER_ACL 1
+#define GUARD_MAY_SET(name) \
+	(superuser() || pg_parameter_aclcheck((name), GetUserId(), ACL_SET) == ACLCHECK_OK)
+#else
+#define GUARD_MAY_SET(name) superuser()
 #endif
 
 /* The local transaction id moved into PGPROC.vxid in 17. */

@@ -7,17 +7,22 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
+
 #include "access/htup_details.h"
 #include "commands/dbcommands.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 
+#include "compat.h"
 #include "guard.h"
 
 PG_FUNCTION_INFO_V1(guard_install_check);
 PG_FUNCTION_INFO_V1(guard_status);
+PG_FUNCTION_INFO_V1(guard_permit_drop_database_sql);
 
 /* Called by the extension script: the audit table lives in one database. */
 Datum
@@ -83,4 +88,43 @@ guard_status(PG_FUNCTION_ARGS)
 	values[9] = Int64GetDatum(shared ? (int64) pg_atomic_read_u64(&shared->failed) : 0);
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * Permit this session one DROP DATABASE of the given database in
+ * production, with a reason, for the next five minutes: the override for
+ * the one destructive statement that cannot run in a transaction block.
+ */
+Datum
+guard_permit_drop_database_sql(PG_FUNCTION_ARGS)
+{
+	Name		dbname = PG_GETARG_NAME(0);
+	char	   *reason = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	Oid			dbid;
+	const char *p;
+
+	if (!GUARD_MAY_SET("guard.override"))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to permit DROP DATABASE"),
+				 errdetail("Only roles that may set \"guard.override\" may permit it.")));
+
+	for (p = reason; *p != '\0' && isspace((unsigned char) *p); p++)
+		;
+	if (*p == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a DROP DATABASE permit needs a reason"),
+				 errdetail("The reason is recorded in the audit table with the DROP DATABASE it allows.")));
+
+	dbid = get_database_oid(NameStr(*dbname), false);
+	guard_permit_drop_database(dbid, reason);
+
+	ereport(LOG,
+			(errmsg("guard: DROP DATABASE of \"%s\" permitted for this session: %s",
+					NameStr(*dbname), reason)));
+	ereport(NOTICE,
+			(errmsg("DROP DATABASE of \"%s\" is permitted once in this session for the next 5 minutes",
+					NameStr(*dbname))));
+	PG_RETURN_VOID();
 }

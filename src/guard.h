@@ -77,6 +77,7 @@ typedef struct GuardDecision
 	GuardVerdict verdict;
 	GuardEnvironment environment;
 	const char *reason;			/* the override's reason, or NULL */
+	bool		by_permit;		/* the reason is a DROP DATABASE permit's */
 	List	   *targets;		/* the targets that are not exempt */
 	bool		record;			/* whether the audit keeps a row for it */
 } GuardDecision;
@@ -218,6 +219,7 @@ extern void guard_decide(const GuardAttempt *attempt, GuardDecision *decision);
 extern void guard_act(const GuardAttempt *attempt, const GuardDecision *decision);
 extern void guard_enforce(const GuardAttempt *attempt);
 extern const char *guard_verdict_name(GuardVerdict verdict);
+extern void guard_permit_drop_database(Oid dbid, const char *reason);
 
 /* audit.c: records, the shared queue, and the log fallback */
 extern GuardShared *guard_shared;

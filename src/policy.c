@@ -8,12 +8,19 @@
  * environment, the override) without side effects, so that a dry run can
  * call it too, and guard_act() records the decision and refuses or warns.
  *
+ * DROP DATABASE cannot run inside a transaction block, so no SET LOCAL
+ * guard.override can reach it.  Its override is a permit instead: one
+ * database, this session, the next few minutes, used once (see
+ * guard.permit_drop_database in functions.c).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/xlog.h"
 #include "utils/elog.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "guard.h"
 
@@ -51,6 +58,43 @@ guard_verdict_name(GuardVerdict verdict)
 	return "unknown";
 }
 
+/* How long a DROP DATABASE permit lasts. */
+#define GUARD_PERMIT_MS (5 * 60 * 1000)
+
+static Oid	permit_dbid = InvalidOid;
+static char *permit_reason = NULL;
+static TimestampTz permit_until = 0;
+
+/* Record a permit for this session; the caller has checked the privilege. */
+void
+guard_permit_drop_database(Oid dbid, const char *reason)
+{
+	if (permit_reason != NULL)
+		pfree(permit_reason);
+	permit_reason = MemoryContextStrdup(TopMemoryContext, reason);
+	permit_dbid = dbid;
+	permit_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+											   GUARD_PERMIT_MS);
+}
+
+/* The permit's reason if it covers every target, which are databases. */
+static const char *
+permit_for(List *targets)
+{
+	ListCell   *lc;
+
+	if (permit_reason == NULL || GetCurrentTimestamp() > permit_until)
+		return NULL;
+	foreach(lc, targets)
+	{
+		GuardTarget *target = (GuardTarget *) lfirst(lc);
+
+		if (target->kind != GUARD_TARGET_DATABASE || target->objid != permit_dbid)
+			return NULL;
+	}
+	return permit_reason;
+}
+
 /* Temporary tables, and tables this transaction created, lose nothing. */
 static bool
 target_is_exempt(const GuardTarget *target)
@@ -66,6 +110,7 @@ guard_decide(const GuardAttempt *attempt, GuardDecision *decision)
 	decision->verdict = GUARD_VERDICT_NONE;
 	decision->environment = (GuardEnvironment) guard_environment;
 	decision->reason = NULL;
+	decision->by_permit = false;
 	decision->targets = NIL;
 	decision->record = false;
 
@@ -84,6 +129,11 @@ guard_decide(const GuardAttempt *attempt, GuardDecision *decision)
 		case GUARD_ENV_PRODUCTION:
 		case GUARD_ENV_STAGING:
 			decision->reason = guard_override_reason();
+			if (decision->reason == NULL)
+			{
+				decision->reason = permit_for(decision->targets);
+				decision->by_permit = (decision->reason != NULL);
+			}
 			if (decision->reason != NULL)
 				decision->verdict = GUARD_VERDICT_OVERRIDDEN;
 			else if (decision->environment == GUARD_ENV_PRODUCTION)
@@ -113,6 +163,14 @@ guard_act(const GuardAttempt *attempt, const GuardDecision *decision)
 	if (decision->record)
 		guard_audit_record(attempt, decision);
 
+	/* A permit is good for one DROP DATABASE. */
+	if (decision->by_permit)
+	{
+		pfree(permit_reason);
+		permit_reason = NULL;
+		permit_dbid = InvalidOid;
+	}
+
 	if (decision->verdict == GUARD_VERDICT_BLOCKED)
 	{
 		bool		database = false;
@@ -131,7 +189,8 @@ guard_act(const GuardAttempt *attempt, const GuardDecision *decision)
 						guard_targets_message(decision->targets)),
 				 errdetail("The server is marked as production by \"guard.environment\"."),
 				 database ?
-				 errhint("DROP DATABASE cannot run inside a transaction block, so guard.override cannot allow it; see \"Dropping a database in production\" in guard's README.") :
+				 errhint("If this is intended, first run SELECT guard.permit_drop_database('<database>', '<reason>') in the database \"%s\", in the same session.",
+						 guard_database) :
 				 errhint("If this is intended, run it in a transaction after SET LOCAL guard.override = '<reason>'.")));
 	}
 	else if (decision->verdict == GUARD_VERDICT_WARNED)
