@@ -1,0 +1,101 @@
+# guard on a primary and a streaming standby built by pg_basebackup: the
+# audit rows replicate, guard stays out of recovery and read-only queries,
+# and a promoted standby refuses the same statements and goes on writing
+# the audit trail it inherited.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use GuardTest;
+
+my $primary = guard_node('primary', init => { allows_streaming => 1 });
+$primary->start;
+$primary->safe_psql('postgres', 'CREATE EXTENSION guard');
+wait_for_writer($primary);
+$primary->safe_psql('postgres', q{
+	CREATE TABLE score (id int PRIMARY KEY, points int);
+	INSERT INTO score SELECT g, g FROM generate_series(1, 1000) g;
+});
+
+my ($ret, $out, $err) = $primary->psql('postgres', 'DROP TABLE score /* on the primary */');
+like($err, qr/guard: DROP TABLE of "public\.score" refused in production/,
+	'the primary refuses');
+
+# The standby: postgresql.conf, in the data directory here, comes with the
+# base backup, so it is in production from its first second.
+$primary->backup('base');
+my $standby = PostgreSQL::Test::Cluster->new('standby');
+$standby->init_from_backup($primary, 'base', has_streaming => 1);
+$standby->start;
+$primary->wait_for_catchup($standby);
+
+is($standby->safe_psql('postgres', 'SHOW guard.environment'), 'production',
+	'the standby has the primary\'s configuration');
+is($standby->safe_psql('postgres',
+		"SELECT count(*) FROM guard.audit WHERE statement LIKE '%on the primary%'"),
+	'1', 'the audit row replicated');
+is($standby->safe_psql('postgres', 'SELECT writer_state FROM guard.status()'),
+	'stopped', 'no writer runs during recovery');
+is($standby->safe_psql('postgres',
+		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'guard writer'"),
+	'0', 'and none is in pg_stat_activity');
+
+# Read-only queries run; writes are refused by PostgreSQL itself.
+is($standby->safe_psql('postgres', 'SELECT count(*), sum(points) FROM score'),
+	'1000|500500', 'read-only queries run on the standby');
+($ret, $out, $err) = $standby->psql('postgres', 'DROP TABLE score');
+like($err, qr/cannot execute DROP TABLE in a read-only transaction/,
+	'a write on the standby gets PostgreSQL\'s own error');
+($ret, $out, $err) = $standby->psql('postgres', 'DELETE FROM score');
+like($err, qr/cannot execute DELETE in a read-only transaction/,
+	'a DELETE too');
+
+# Recovery replays whatever the primary did, overrides included.
+$primary->safe_psql('postgres', q{
+	CREATE TABLE legacy (id int);
+	INSERT INTO legacy VALUES (1);
+	BEGIN;
+	SET LOCAL guard.override = 'REP-1: retire legacy';
+	DROP TABLE legacy;
+	DELETE FROM score WHERE id > 900;
+	COMMIT;
+});
+$primary->wait_for_catchup($standby);
+is($standby->safe_psql('postgres',
+		"SELECT to_regclass('legacy') IS NULL AND (SELECT count(*) FROM score) = 900"),
+	't', 'the standby replays the overridden drop');
+is($standby->safe_psql('postgres',
+		"SELECT verdict || ': ' || reason FROM guard.audit WHERE objects = '{public.legacy}'"),
+	'overridden: REP-1: retire legacy', 'and its audit row');
+
+# Failover: the primary goes away, the standby is promoted.
+my $inherited = $standby->safe_psql('postgres', 'SELECT count(*) FROM guard.audit');
+$primary->stop('immediate');
+$standby->promote;
+wait_for_writer($standby);
+ok(1, 'the promoted standby starts its writer');
+
+($ret, $out, $err) = $standby->psql('postgres', 'DROP TABLE score /* after failover */');
+like($err, qr/guard: DROP TABLE of "public\.score" refused in production/,
+	'the promoted standby refuses');
+($ret, $out, $err) = $standby->psql('postgres', 'TRUNCATE score');
+like($err, qr/guard: TRUNCATE TABLE of "public\.score" refused in production/,
+	'TRUNCATE too');
+is($standby->safe_psql('postgres',
+		"SELECT count(*) FROM guard.audit WHERE statement LIKE '%after failover%'"),
+	'1', 'the refusal is in the audit table it inherited');
+is($standby->safe_psql('postgres', "SELECT count(*) - $inherited FROM guard.audit"),
+	'2', 'after the inherited rows');
+is($standby->safe_psql('postgres', 'SELECT count(*) FROM score'), '900',
+	'nothing was lost in the failover');
+
+# Ids go on increasing after the rows the primary wrote.
+is($standby->safe_psql('postgres', q{
+	SELECT bool_and(id > prev) FROM (SELECT id, lag(id) OVER (ORDER BY id) AS prev
+									  FROM guard.audit) s WHERE prev IS NOT NULL}),
+	't', 'ids keep increasing');
+
+$standby->stop;
+done_testing();
