@@ -52,4 +52,192 @@ sub log_lines
 	return grep { /$pattern/ } split /\n/, $log;
 }
 
+# --- Helpers for the audit fault tests (t/020-024) ---
+#
+# A refusal is matched across the client, guard.audit and the server log by
+# a unique marker the test puts in a comment of the refused statement
+# ("DROP TABLE victim_1 /* k-c1-17 */"): the audit record keeps the text of
+# the statement.
+
+use IPC::Run ();
+use JSON::PP ();
+use Time::HiRes ();
+
+push @EXPORT, qw(writer_pid refusal_script start_client finish_client
+  refusals_seen audit_markers audit_log_records check_recorded
+  refuse_timed);
+
+# The pid of the audit writer as pg_stat_activity shows it, '' if none.
+sub writer_pid
+{
+	my ($node, $db) = @_;
+	return $node->safe_psql($db // 'postgres',
+		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'guard writer'");
+}
+
+# Write a psql script of $count refused statements on $table, one a line,
+# marked "$prefix-1" to "$prefix-$count"; DROP TABLE, TRUNCATE and DELETE
+# in turn, optionally each followed by pg_sleep($pause).  Returns the
+# markers by script line number, as psql reports errors.
+sub refusal_script
+{
+	my ($path, $prefix, $count, %opts) = @_;
+	my $table = $opts{table} // 'victim';
+	my @forms = ('DROP TABLE %s /* %s */;', 'TRUNCATE %s /* %s */;',
+		'DELETE FROM %s /* %s */;');
+	my %by_line;
+	my $line = 1;
+
+	open(my $fh, '>', $path) or die "could not write $path: $!";
+	print $fh "\\set VERBOSITY verbose\n";
+	foreach my $i (1 .. $count)
+	{
+		my $marker = "$prefix-$i";
+		printf $fh $forms[ $i % 3 ] . "\n", $table, $marker;
+		$by_line{ ++$line } = $marker;
+		if ($opts{pause})
+		{
+			print $fh "SELECT pg_sleep($opts{pause});\n";
+			$line++;
+		}
+	}
+	close($fh);
+	return \%by_line;
+}
+
+# Start psql on a script in the background, without ON_ERROR_STOP (every
+# statement is tried), its stderr in "$script.err".  Returns a handle for
+# finish_client and refusals_seen.
+sub start_client
+{
+	my ($node, $db, $script, %opts) = @_;
+	local %ENV = $node->_get_env();
+	my $connstr = $node->connstr($db)
+	  . " application_name=" . ($opts{application_name} // 'guard_client');
+	my $h = IPC::Run::start(
+		[
+			$node->installed_command('psql'), '-X', '-q', '-d', $connstr,
+			'-f', $script
+		],
+		'<', \undef, '>', '/dev/null', '2>', "$script.err",
+		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+	return {
+		harness => $h,
+		script => $script,
+		name => ($script =~ s{.*/}{}r),
+		err => "$script.err"
+	};
+}
+
+# Wait for a client started by start_client; returns psql's exit code.
+sub finish_client
+{
+	my ($client) = @_;
+	$client->{harness}->finish;
+	return $client->{harness}->result(0);
+}
+
+# What a client's psql reported: (\@refused, \@other), the markers of the
+# statements refused with guard's ERROR (SQLSTATE 42501 and guard's
+# message), and every other ERROR or FATAL line.
+sub refusals_seen
+{
+	my ($client, $by_line) = @_;
+	my (@refused, @other);
+
+	foreach my $l (split /\n/, slurp_file($client->{err}))
+	{
+		next unless $l =~ /^psql:.*?:(\d+): (ERROR|FATAL|PANIC):  (.*)$/;
+		my ($line, $level, $msg) = ($1, $2, $3);
+		if ($level eq 'ERROR'
+			&& $msg =~
+			/^42501: guard: (DROP TABLE|TRUNCATE TABLE|DELETE) of "[^"]+" refused in production$/
+			&& defined $by_line->{$line})
+		{
+			push @refused, $by_line->{$line};
+		}
+		else
+		{
+			push @other, $l;
+		}
+	}
+	return (\@refused, \@other);
+}
+
+# How often each marker matching $re occurs in guard.audit.statement.
+sub audit_markers
+{
+	my ($node, $re, $db) = @_;
+	my %count;
+	my $rows = $node->safe_psql($db // 'postgres',
+		"SELECT replace(statement, E'\\n', ' ') FROM guard.audit");
+	foreach my $stmt (split /\n/, $rows)
+	{
+		$count{$1}++ while $stmt =~ /($re)/g;
+	}
+	return \%count;
+}
+
+# The audit records in the server log from a byte offset on, decoded:
+# (\@committed, \@fallback), from the "guard audit:" and "guard audit
+# fallback:" lines.
+sub audit_log_records
+{
+	my ($node, $offset) = @_;
+	my (@committed, @fallback);
+	foreach my $l (log_lines($node, qr/LOG:  guard audit( fallback)?: \{/,
+			$offset))
+	{
+		next unless $l =~ /LOG:  guard audit( fallback)?: (\{.*\})\s*$/;
+		my $fallback = defined $1;
+		my $rec = JSON::PP->new->decode($2);
+		push @{ $fallback ? \@fallback : \@committed }, $rec;
+	}
+	return (\@committed, \@fallback);
+}
+
+# Check that every refusal a client saw (@$seen, markers matching $re) is a
+# row of guard.audit or a "guard audit fallback:" line in the log since
+# $offset, never in neither, and never twice in the table.  Returns what
+# was found, by marker: { table => {marker => rows}, fallback =>
+# {marker => [reasons]}, logged => {marker => [ids]} }.
+sub check_recorded
+{
+	my ($node, $seen, $re, $offset, $name) = @_;
+	my $table = audit_markers($node, $re);
+	my ($committed, $fallback) = audit_log_records($node, $offset);
+	my (%fallback, %logged);
+
+	foreach my $rec (@$fallback)
+	{
+		next unless ($rec->{statement} // '') =~ /($re)/;
+		push @{ $fallback{$1} }, $rec->{fallback};
+	}
+	foreach my $rec (@$committed)
+	{
+		next unless ($rec->{statement} // '') =~ /($re)/;
+		push @{ $logged{$1} }, $rec->{id};
+	}
+
+	my @neither = grep { !$table->{$_} && !$fallback{$_} } @$seen;
+	is(scalar(@neither), 0,
+		"$name: every refusal (" . scalar(@$seen)
+		  . ") is in guard.audit or a fallback line")
+	  or diag("in neither: @neither");
+	my @twice = grep { $table->{$_} > 1 } sort keys %$table;
+	is(scalar(@twice), 0, "$name: no refusal is twice in guard.audit")
+	  or diag("twice: @twice");
+	return { table => $table, fallback => \%fallback, logged => \%logged };
+}
+
+# Run one statement in its own session and time it: (seconds, stderr).
+sub refuse_timed
+{
+	my ($node, $db, $sql) = @_;
+	my $t0 = Time::HiRes::time();
+	my ($ret, $out, $err) = $node->psql($db, $sql,
+		timeout => $PostgreSQL::Test::Utils::timeout_default);
+	return (Time::HiRes::time() - $t0, $err);
+}
+
 1;
