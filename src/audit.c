@@ -57,7 +57,7 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static const char *const field_names[GUARD_NFIELDS] = {
 	"database", "login_role", "effective_role", "client_addr",
 	"application_name", "command", "statement", "environment", "verdict",
-	"reason", "objects"
+	"reason", "old_value", "new_value", "objects"
 };
 
 const char *
@@ -180,6 +180,8 @@ build_row(const GuardAttempt *attempt, const GuardDecision *decision,
 	row->field[GUARD_FIELD_ENVIRONMENT] = guard_environment_name(decision->environment);
 	row->field[GUARD_FIELD_VERDICT] = guard_verdict_name(decision->verdict);
 	row->field[GUARD_FIELD_REASON] = decision->reason;
+	row->field[GUARD_FIELD_OLD_VALUE] = attempt->old_value;
+	row->field[GUARD_FIELD_NEW_VALUE] = attempt->new_value;
 
 	foreach(lc, decision->targets)
 		row->objects = lappend(row->objects, ((GuardTarget *) lfirst(lc))->name);
@@ -451,7 +453,8 @@ queue_and_wait(const GuardRow *row, int64 *id, char *failure, size_t failure_siz
 
 	/*
 	 * A session that blocks the writer queues its row without waiting for
-	 * it: the writer commits it once this transaction ends.
+	 * it: the writer commits it if this session's lock goes away soon
+	 * enough (the writer's lock_timeout is guard.audit_timeout).
 	 */
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 	slot->state = GUARD_SLOT_QUEUED;
@@ -466,7 +469,7 @@ queue_and_wait(const GuardRow *row, int64 *id, char *failure, size_t failure_siz
 	if (blocking)
 	{
 		strlcpy(failure,
-				"this session holds a lock on guard.audit; the row is committed after its transaction ends",
+				"this session holds a lock on guard.audit that blocks the writer; the row stays queued and is committed only if that lock is released within guard.audit_timeout",
 				failure_size);
 		return false;
 	}
