@@ -16,13 +16,18 @@ OBJS = \
 	src/policy.o \
 	src/audit.o \
 	src/writer.o \
-	src/functions.o
+	src/functions.o \
+	src/exemption.o \
+	src/config.o
 
-DATA = sql/guard--$(EXTVERSION).sql $(wildcard sql/guard--*--*.sql)
+# A fresh install runs the 1.0 script and then every update, so that the
+# upgrade path is exercised by every test run.
+DATA = $(wildcard sql/guard--*.sql)
 PG_CPPFLAGS = -DGUARD_VERSION=\"$(EXTVERSION)\"
 
 # pg_regress runs against its own throw-away server that preloads guard.
-REGRESS = setup settings override drop truncate alter dml cascade routes never staging audit
+REGRESS = setup settings override drop truncate alter dml cascade routes never staging audit \
+	exemption config_audit blast_radius dry_run
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf \
 	--temp-instance=$(CURDIR)/tmp_check
 

@@ -9,9 +9,13 @@ CREATE SCHEMA staging_t;
 SET search_path = staging_t, public;
 
 CREATE ROLE regress_stager LOGIN SUPERUSER;
-ALTER ROLE regress_stager SET guard.environment = 'staging';
 CREATE ROLE regress_developer LOGIN SUPERUSER;
+-- Lowering the environment for a role is itself guarded in production.
+BEGIN;
+SET LOCAL guard.override = 'TEST-1: roles for the staging and development tests';
+ALTER ROLE regress_stager SET guard.environment = 'staging';
 ALTER ROLE regress_developer SET guard.environment = 'development';
+COMMIT;
 CREATE DATABASE regress_staging_db;
 CREATE DATABASE regress_dev_db;
 

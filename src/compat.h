@@ -79,6 +79,22 @@
 #define GUARD_MODIFY_SUBPLAN(mt, i) ((Plan *) list_nth((mt)->plans, (i)))
 #endif
 
+/* raw_parser() takes a mode since 14. */
+#if PG_VERSION_NUM >= 140000
+#define GUARD_RAW_PARSE(str) raw_parser((str), RAW_PARSE_DEFAULT)
+#else
+#define GUARD_RAW_PARSE(str) raw_parser(str)
+#endif
+
+/* pg_analyze_and_rewrite() was renamed in 15. */
+#if PG_VERSION_NUM >= 150000
+#define GUARD_ANALYZE_AND_REWRITE(raw, str) \
+	pg_analyze_and_rewrite_fixedparams((raw), (str), NULL, 0, NULL)
+#else
+#define GUARD_ANALYZE_AND_REWRITE(raw, str) \
+	pg_analyze_and_rewrite((raw), (str), NULL, 0, NULL)
+#endif
+
 /* LockHeldByMe() gained an "orstronger" argument in 17. */
 #if PG_VERSION_NUM >= 170000
 #define GUARD_LOCK_HELD_BY_ME(tag, mode) LockHeldByMe((tag), (mode), false)

@@ -19,7 +19,10 @@
  * table counts as filtered when its FDW reports the remote conditions in
  * fdw_recheck_quals, as postgres_fdw does.
  *
- * A statement without DELETE or UPDATE pays two comparisons here.
+ * guard.max_rows limits, in production, how many rows a DELETE or UPDATE
+ * with a condition may change; it is checked in ExecutorFinish.
+ *
+ * A statement without DELETE or UPDATE pays a few comparisons here.
  *
  *-------------------------------------------------------------------------
  */
@@ -34,6 +37,7 @@
 
 /* Saved hook values, to chain to. */
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
+static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
 
 static bool plan_filters_rows(Plan *plan);
 
@@ -130,35 +134,24 @@ plan_filters_rows(Plan *plan)
 		plan_filters_rows(plan->righttree);
 }
 
-static void
-check_modify(QueryDesc *queryDesc, Plan *plan)
+/* Describe the table a DELETE or UPDATE changes, as its action. */
+static GuardTarget *
+describe_modified(PlannedStmt *pstmt, ModifyTable *mt)
 {
-	PlannedStmt *pstmt = queryDesc->plannedstmt;
-	ModifyTable *mt;
+	GuardAction action;
 	GuardTarget *target;
-	GuardAttempt attempt;
 	ListCell   *lc;
-	int			i;
 
-	if (plan == NULL || !IsA(plan, ModifyTable))
-		return;
-	mt = (ModifyTable *) plan;
-	if (mt->operation != CMD_DELETE && mt->operation != CMD_UPDATE)
-		return;
-
-	for (i = 0; i < GUARD_MODIFY_NSUBPLANS(mt); i++)
-	{
-		if (plan_filters_rows(GUARD_MODIFY_SUBPLAN(mt, i)))
-			return;
-	}
-
-	target = guard_target_modified(rt_fetch(mt->nominalRelation, pstmt->rtable)->relid);
+	action = (mt->operation == CMD_DELETE) ? GUARD_ACTION_DELETE : GUARD_ACTION_UPDATE;
+	target = guard_target_modified(rt_fetch(mt->nominalRelation, pstmt->rtable)->relid,
+								   action);
 	if (target == NULL)
-		return;
+		return NULL;
 
 	/*
 	 * The statement names one table but changes every partition or child
-	 * in resultRelations; it is temporary or new only if they all are.
+	 * in resultRelations; it is temporary, new or exempt only if they all
+	 * are.
 	 */
 	foreach(lc, mt->resultRelations)
 	{
@@ -167,19 +160,70 @@ check_modify(QueryDesc *queryDesc, Plan *plan)
 
 		if (relid == target->objid)
 			continue;
-		member = guard_target_relation(relid, 0);
+		member = guard_target_relation(relid, 0, action);
 		if (member == NULL)
 			continue;
 		target->temporary &= member->temporary;
 		target->created_here &= member->created_here;
+		target->exempt &= member->exempt;
+	}
+	return target;
+}
+
+static GuardAttempt *
+describe_modify(PlannedStmt *pstmt, Plan *plan, const char *source)
+{
+	ModifyTable *mt;
+	GuardTarget *target;
+	GuardAttempt *attempt;
+	int			i;
+
+	if (plan == NULL || !IsA(plan, ModifyTable))
+		return NULL;
+	mt = (ModifyTable *) plan;
+	if (mt->operation != CMD_DELETE && mt->operation != CMD_UPDATE)
+		return NULL;
+
+	for (i = 0; i < GUARD_MODIFY_NSUBPLANS(mt); i++)
+	{
+		if (plan_filters_rows(GUARD_MODIFY_SUBPLAN(mt, i)))
+			return NULL;
 	}
 
-	attempt.command = (mt->operation == CMD_DELETE) ? "DELETE" : "UPDATE";
-	attempt.statement = guard_statement_text(queryDesc->sourceText,
-											 pstmt->stmt_location,
-											 pstmt->stmt_len);
-	attempt.targets = list_make1(target);
-	guard_enforce(&attempt);
+	target = describe_modified(pstmt, mt);
+	if (target == NULL)
+		return NULL;
+
+	attempt = (GuardAttempt *) palloc0(sizeof(GuardAttempt));
+	attempt->command = (mt->operation == CMD_DELETE) ? "DELETE" : "UPDATE";
+	attempt->statement = guard_statement_text(source, pstmt->stmt_location,
+											  pstmt->stmt_len);
+	attempt->targets = list_make1(target);
+	return attempt;
+}
+
+/*
+ * The DELETEs and UPDATEs of a plan, its WITH clauses included, that would
+ * change every row of their table.  For the hook and for the dry run.
+ */
+List *
+guard_describe_plan(PlannedStmt *pstmt, const char *source)
+{
+	List	   *attempts = NIL;
+	GuardAttempt *attempt;
+	ListCell   *lc;
+
+	attempt = describe_modify(pstmt, pstmt->planTree, source);
+	if (attempt != NULL)
+		attempts = lappend(attempts, attempt);
+	/* A data-modifying WITH clause is planned as a subplan. */
+	foreach(lc, pstmt->subplans)
+	{
+		attempt = describe_modify(pstmt, (Plan *) lfirst(lc), source);
+		if (attempt != NULL)
+			attempts = lappend(attempts, attempt);
+	}
+	return attempts;
 }
 
 static void
@@ -195,10 +239,8 @@ guard_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	{
 		ListCell   *lc;
 
-		check_modify(queryDesc, pstmt->planTree);
-		/* A data-modifying WITH clause is planned as a subplan. */
-		foreach(lc, pstmt->subplans)
-			check_modify(queryDesc, (Plan *) lfirst(lc));
+		foreach(lc, guard_describe_plan(pstmt, queryDesc->sourceText))
+			guard_enforce((GuardAttempt *) lfirst(lc));
 	}
 
 	if (prev_ExecutorStart)
@@ -207,9 +249,58 @@ guard_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		standard_ExecutorStart(queryDesc, eflags);
 }
 
+/*
+ * guard.max_rows: a DELETE or UPDATE whose condition matched more rows
+ * than the limit.  The executor has counted them by the time it finishes;
+ * the refusal, before AFTER triggers fire, rolls them all back.  Only the
+ * statement's own rows are counted, not those of a WITH clause.
+ */
+static void
+check_blast_radius(QueryDesc *queryDesc)
+{
+	PlannedStmt *pstmt = queryDesc->plannedstmt;
+	GuardTarget *target;
+	GuardAttempt attempt;
+	uint64		rows = queryDesc->estate->es_processed;
+
+	if (!IsA(pstmt->planTree, ModifyTable))
+		return;
+	target = describe_modified(pstmt, (ModifyTable *) pstmt->planTree);
+	if (target == NULL)
+		return;
+
+	memset(&attempt, 0, sizeof(attempt));
+	attempt.command = (pstmt->commandType == CMD_DELETE) ? "DELETE" : "UPDATE";
+	attempt.statement = guard_statement_text(queryDesc->sourceText,
+											 pstmt->stmt_location,
+											 pstmt->stmt_len);
+	attempt.targets = list_make1(target);
+	attempt.detail = psprintf("It would change " UINT64_FORMAT " rows, more than \"guard.max_rows\" (%d).",
+							  rows, guard_max_rows);
+	guard_enforce(&attempt);
+}
+
+static void
+guard_ExecutorFinish(QueryDesc *queryDesc)
+{
+	if (guard_max_rows > 0 &&
+		(queryDesc->operation == CMD_DELETE || queryDesc->operation == CMD_UPDATE) &&
+		queryDesc->estate != NULL &&
+		queryDesc->estate->es_processed > (uint64) guard_max_rows &&
+		guard_policy_active())
+		check_blast_radius(queryDesc);
+
+	if (prev_ExecutorFinish)
+		prev_ExecutorFinish(queryDesc);
+	else
+		standard_ExecutorFinish(queryDesc);
+}
+
 void
 guard_dml_init(void)
 {
 	prev_ExecutorStart = ExecutorStart_hook;
 	ExecutorStart_hook = guard_ExecutorStart;
+	prev_ExecutorFinish = ExecutorFinish_hook;
+	ExecutorFinish_hook = guard_ExecutorFinish;
 }

@@ -10,12 +10,20 @@
 #include <ctype.h>
 
 #include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "parser/parser.h"
+#include "tcop/tcopprot.h"
+#include "tcop/utility.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/resowner.h"
+#include "utils/tuplestore.h"
 
 #include "compat.h"
 #include "guard.h"
@@ -23,6 +31,7 @@
 PG_FUNCTION_INFO_V1(guard_install_check);
 PG_FUNCTION_INFO_V1(guard_status);
 PG_FUNCTION_INFO_V1(guard_permit_drop_database_sql);
+PG_FUNCTION_INFO_V1(guard_dry_run);
 
 /* Called by the extension script: the audit table lives in one database. */
 Datum
@@ -127,4 +136,233 @@ guard_permit_drop_database_sql(PG_FUNCTION_ARGS)
 			(errmsg("DROP DATABASE of \"%s\" is permitted once in this session for the next 5 minutes",
 					NameStr(*dbname))));
 	PG_RETURN_VOID();
+}
+
+/* One row of guard.dry_run's result, kept until its subtransaction ends. */
+typedef struct DryRunRow
+{
+	const char *command;
+	const char *verdict;
+	List	   *objects;
+	const char *detail;
+} DryRunRow;
+
+static DryRunRow *
+dry_run_row(const GuardAttempt *attempt, const GuardDecision *decision)
+{
+	DryRunRow  *row = (DryRunRow *) palloc0(sizeof(DryRunRow));
+	ListCell   *lc;
+
+	row->command = attempt->command;
+	foreach(lc, decision->targets)
+		row->objects = lappend(row->objects, ((GuardTarget *) lfirst(lc))->name);
+
+	switch (decision->verdict)
+	{
+		case GUARD_VERDICT_BLOCKED:
+			row->verdict = "refused";
+			row->detail = psprintf("guard: %s of %s refused in production%s%s",
+								   attempt->command,
+								   guard_targets_message(decision->targets),
+								   attempt->detail ? ". " : "",
+								   attempt->detail ? attempt->detail : "");
+			break;
+		case GUARD_VERDICT_ALLOWED:
+			row->verdict = "allowed";
+			row->detail = decision->exempted ?
+				"exempt by a guard security label; recorded as allowed" :
+				"recorded as allowed";
+			break;
+		default:
+			row->verdict = "runs";
+			break;
+	}
+	return row;
+}
+
+/* What production would do with one statement, described as the hooks do. */
+static List *
+dry_run_describe(RawStmt *raw, const char *script)
+{
+	List	   *rows = NIL;
+	List	   *attempts = NIL;
+	ListCell   *lc;
+
+	foreach(lc, GUARD_ANALYZE_AND_REWRITE(raw, script))
+	{
+		Query	   *query = (Query *) lfirst(lc);
+
+		if (query->commandType == CMD_UTILITY)
+		{
+			GuardAttempt *attempt = (GuardAttempt *) palloc0(sizeof(GuardAttempt));
+
+			attempt->command = GetCommandTagName(CreateCommandTag(query->utilityStmt));
+			if (!guard_describe_setting_change(query->utilityStmt, attempt))
+				attempt->targets = guard_describe_utility(query->utilityStmt);
+			attempts = lappend(attempts, attempt);
+		}
+		else
+		{
+			PlannedStmt *pstmt = pg_plan_query(query, script,
+											   CURSOR_OPT_PARALLEL_OK, NULL);
+			List	   *found = guard_describe_plan(pstmt, script);
+			GuardAttempt *attempt;
+
+			if (found == NIL)
+			{
+				attempt = (GuardAttempt *) palloc0(sizeof(GuardAttempt));
+				attempt->command = GetCommandTagName(CreateCommandTag((Node *) query));
+				found = list_make1(attempt);
+			}
+			attempts = list_concat(attempts, found);
+		}
+	}
+
+	foreach(lc, attempts)
+	{
+		GuardAttempt *attempt = (GuardAttempt *) lfirst(lc);
+		GuardDecision decision;
+
+		guard_decide_in(attempt, GUARD_ENV_PRODUCTION, false, &decision);
+		rows = lappend(rows, dry_run_row(attempt, &decision));
+	}
+	return rows;
+}
+
+/*
+ * The script's statements.  A syntax error names the line of the script:
+ * its position would otherwise point into the query that called us.
+ */
+static List *
+parse_script(const char *script)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	List	   *volatile statements = NIL;
+
+	PG_TRY();
+	{
+		statements = GUARD_RAW_PARSE(script);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *error;
+		int			line = 1;
+		int			i;
+
+		MemoryContextSwitchTo(cxt);
+		error = CopyErrorData();
+		FlushErrorState();
+		for (i = 0; script[i] != '\0' && i < error->cursorpos - 1; i++)
+		{
+			if (script[i] == '\n')
+				line++;
+		}
+		ereport(ERROR,
+				(errcode(error->sqlerrcode),
+				 errmsg("could not parse the script: %s", error->message),
+				 error->cursorpos > 0 ?
+				 errdetail("The error is on line %d of the script.", line) : 0));
+	}
+	PG_END_TRY();
+	return statements;
+}
+
+/*
+ * Statement by statement, what production would refuse in a script, and
+ * why, without running any of it: each statement is parsed, analyzed and
+ * (for DELETE and UPDATE) planned, described by the hooks' own code and
+ * judged by the policy as in production without an override, inside a
+ * subtransaction that is always rolled back.
+ */
+Datum
+guard_dry_run(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *script = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	TupleDesc	tupdesc;
+	Tuplestorestate *store;
+	MemoryContext oldcxt;
+	ListCell   *lc;
+	int			n = 0;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		(rsinfo->allowedModes & SFRM_Materialize) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("guard.dry_run must be called in the FROM clause")));
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	oldcxt = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	tupdesc = CreateTupleDescCopy(tupdesc);
+	store = tuplestore_begin_heap(true, false, work_mem);
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = store;
+	rsinfo->setDesc = tupdesc;
+	MemoryContextSwitchTo(oldcxt);
+
+	foreach(lc, parse_script(script))
+	{
+		RawStmt    *raw = (RawStmt *) lfirst(lc);
+		char	   *statement = guard_statement_text(script, raw->stmt_location,
+													 raw->stmt_len);
+		List	   *rows = NIL;
+		ListCell   *rc;
+
+		n++;
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(cxt);
+		PG_TRY();
+		{
+			rows = dry_run_describe(raw, script);
+		}
+		PG_CATCH();
+		{
+			ErrorData  *error;
+			DryRunRow  *row;
+
+			MemoryContextSwitchTo(cxt);
+			error = CopyErrorData();
+			FlushErrorState();
+			row = (DryRunRow *) palloc0(sizeof(DryRunRow));
+			row->command = GetCommandTagName(CreateCommandTag(raw->stmt));
+			row->verdict = "error";
+			row->detail = error->message;
+			rows = list_make1(row);
+		}
+		PG_END_TRY();
+		/* Nothing of the analysis stays: no lock, no cached state. */
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+
+		foreach(rc, rows)
+		{
+			DryRunRow  *row = (DryRunRow *) lfirst(rc);
+			Datum		values[6];
+			bool		nulls[6];
+			Datum	   *names;
+			ListCell   *oc;
+			int			i = 0;
+
+			memset(nulls, 0, sizeof(nulls));
+			names = (Datum *) palloc(sizeof(Datum) * Max(list_length(row->objects), 1));
+			foreach(oc, row->objects)
+				names[i++] = CStringGetTextDatum((char *) lfirst(oc));
+
+			values[0] = Int32GetDatum(n);
+			values[1] = CStringGetTextDatum(statement);
+			values[2] = CStringGetTextDatum(row->command);
+			values[3] = CStringGetTextDatum(row->verdict);
+			values[4] = PointerGetDatum(construct_array(names, i, TEXTOID, -1,
+														false, TYPALIGN_INT));
+			values[5] = row->detail ? CStringGetTextDatum(row->detail) : (Datum) 0;
+			nulls[5] = (row->detail == NULL);
+			tuplestore_putvalues(store, tupdesc, values, nulls);
+		}
+	}
+
+	return (Datum) 0;
 }

@@ -37,6 +37,7 @@ char	   *guard_database = NULL;
 int			guard_audit_timeout = 2000;
 int			guard_audit_queue_size = 256;
 bool		guard_audit_development = false;
+int			guard_max_rows = 0;
 
 /* True in the audit writer, whose own statements guard never examines. */
 bool		guard_is_writer = false;
@@ -91,8 +92,13 @@ guard_override_reason(void)
 	return guard_override;
 }
 
+/*
+ * Settings that weaken protection when lowered are never taken from a
+ * session: not from SET, set_config(), a function's SET clause or a
+ * client's startup options, superusers included.
+ */
 static bool
-check_environment(int *newval, void **extra, GucSource source)
+refuse_from_session(const char *name, GucSource source)
 {
 	/* A parallel worker restores its leader's value, however it was set. */
 	if (InitializingParallelWorker)
@@ -101,11 +107,23 @@ check_environment(int *newval, void **extra, GucSource source)
 	if (source == PGC_S_CLIENT || source == PGC_S_SESSION)
 	{
 		GUC_check_errcode(ERRCODE_CANT_CHANGE_RUNTIME_PARAM);
-		GUC_check_errmsg("parameter \"guard.environment\" cannot be set from a session");
+		GUC_check_errmsg("parameter \"%s\" cannot be set from a session", name);
 		GUC_check_errdetail("It is set in the server configuration, with ALTER SYSTEM, or with ALTER DATABASE or ALTER ROLE ... SET.");
 		return false;
 	}
 	return true;
+}
+
+static bool
+check_environment(int *newval, void **extra, GucSource source)
+{
+	return refuse_from_session("guard.environment", source);
+}
+
+static bool
+check_max_rows(int *newval, void **extra, GucSource source)
+{
+	return refuse_from_session("guard.max_rows", source);
 }
 
 static void
@@ -248,6 +266,17 @@ define_settings(void)
 							0,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("guard.max_rows",
+							"Largest number of rows a DELETE or UPDATE may change in production.",
+							"A statement that changes more rows, even with a WHERE clause, is refused "
+							"and rolled back unless overridden. 0 turns the limit off. "
+							"It cannot be changed from a session.",
+							&guard_max_rows,
+							0, 0, INT_MAX,
+							PGC_SUSET,
+							0,
+							check_max_rows, NULL, NULL);
+
 	DefineCustomBoolVariable("guard.audit_development",
 							 "Records destructive statements in development as \"allowed\".",
 							 NULL,
@@ -277,6 +306,7 @@ _PG_init(void)
 
 	guard_audit_init();
 	guard_writer_register();
+	guard_exemption_init();
 	guard_utility_init();
 	guard_objaccess_init();
 	guard_dml_init();

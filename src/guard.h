@@ -18,6 +18,8 @@
 #include "postgres.h"
 
 #include "access/attnum.h"
+#include "nodes/nodes.h"
+#include "nodes/plannodes.h"
 #include "nodes/pg_list.h"
 #include "port/atomics.h"
 #include "storage/latch.h"
@@ -45,8 +47,32 @@ typedef enum GuardTargetKind
 {
 	GUARD_TARGET_TABLE,
 	GUARD_TARGET_COLUMN,
-	GUARD_TARGET_DATABASE
+	GUARD_TARGET_DATABASE,
+	GUARD_TARGET_SETTING		/* a change that weakens protection */
 } GuardTargetKind;
+
+/*
+ * What a statement does to a target.  The first four can be exempted by a
+ * "guard" security label (see exemption.c); the bits of GuardOps are
+ * indexed by them.
+ */
+typedef enum GuardAction
+{
+	GUARD_ACTION_DROP,
+	GUARD_ACTION_TRUNCATE,
+	GUARD_ACTION_DELETE,
+	GUARD_ACTION_UPDATE,
+	GUARD_ACTION_DROP_COLUMN,
+	GUARD_ACTION_DROP_DATABASE,
+	GUARD_ACTION_WEAKEN,		/* lowers guard.environment, widens an exemption */
+	GUARD_ACTION_CHANGE			/* any other change to guard's settings or labels */
+} GuardAction;
+
+typedef uint8 GuardOps;
+
+#define GUARD_OP(action)	((GuardOps) (1 << (action)))
+#define GUARD_OPS_ALL		(GUARD_OP(GUARD_ACTION_DROP) | GUARD_OP(GUARD_ACTION_TRUNCATE) | \
+							 GUARD_OP(GUARD_ACTION_DELETE) | GUARD_OP(GUARD_ACTION_UPDATE))
 
 /*
  * One thing a statement would destroy.  The facts the policy needs are
@@ -56,11 +82,13 @@ typedef enum GuardTargetKind
 typedef struct GuardTarget
 {
 	GuardTargetKind kind;
+	GuardAction action;
 	Oid			objid;			/* relation, or database */
 	AttrNumber	attnum;			/* column number, for GUARD_TARGET_COLUMN */
 	char	   *name;			/* qualified, quoted where SQL would quote */
 	bool		temporary;		/* a temporary relation */
 	bool		created_here;	/* created in the current transaction */
+	GuardOps	exempt;			/* actions its labels (or its schema's) exempt */
 } GuardTarget;
 
 /* A statement that would destroy something, as a hook saw it. */
@@ -69,6 +97,10 @@ typedef struct GuardAttempt
 	const char *command;		/* command tag: DROP TABLE, DELETE, ... */
 	const char *statement;		/* the text of this one statement */
 	List	   *targets;		/* of GuardTarget * */
+	const char *detail;			/* more to say in a refusal, or NULL */
+	/* For changes to guard's own settings and labels: */
+	const char *old_value;
+	const char *new_value;
 } GuardAttempt;
 
 /* What the policy decided about an attempt. */
@@ -80,6 +112,7 @@ typedef struct GuardDecision
 	bool		by_permit;		/* the reason is a DROP DATABASE permit's */
 	List	   *targets;		/* the targets that are not exempt */
 	bool		record;			/* whether the audit keeps a row for it */
+	bool		exempted;		/* some targets were exempt by label */
 } GuardDecision;
 
 /*
@@ -123,6 +156,8 @@ typedef enum GuardField
 	GUARD_FIELD_ENVIRONMENT,
 	GUARD_FIELD_VERDICT,
 	GUARD_FIELD_REASON,
+	GUARD_FIELD_OLD_VALUE,
+	GUARD_FIELD_NEW_VALUE,
 	GUARD_FIELD_OBJECTS,		/* names separated by '\0' */
 	GUARD_NFIELDS
 } GuardField;
@@ -187,6 +222,7 @@ extern char *guard_database;
 extern int	guard_audit_timeout;
 extern int	guard_audit_queue_size;
 extern bool guard_audit_development;
+extern int	guard_max_rows;
 extern bool guard_is_writer;
 extern const char *guard_environment_name(GuardEnvironment environment);
 extern const char *guard_override_reason(void);
@@ -194,16 +230,22 @@ extern const char *guard_override_reason(void);
 /* utility.c: the ProcessUtility hook */
 extern void guard_utility_init(void);
 extern bool guard_statement_collect(GuardTarget *target);
+extern List *guard_describe_utility(Node *parsetree);
+
+/* config.c: changes to guard's own settings */
+extern bool guard_describe_setting_change(Node *parsetree, GuardAttempt *attempt);
 
 /* objaccess.c: the object-access hook */
 extern void guard_objaccess_init(void);
 
-/* dml.c: DELETE and UPDATE without a condition */
+/* dml.c: DELETE and UPDATE without a condition, or past guard.max_rows */
 extern void guard_dml_init(void);
+extern List *guard_describe_plan(PlannedStmt *pstmt, const char *source);
 
 /* target.c: describing what a statement would destroy */
-extern GuardTarget *guard_target_relation(Oid relid, AttrNumber attnum);
-extern GuardTarget *guard_target_modified(Oid relid);
+extern GuardTarget *guard_target_relation(Oid relid, AttrNumber attnum,
+										  GuardAction action);
+extern GuardTarget *guard_target_modified(Oid relid, GuardAction action);
 extern GuardTarget *guard_target_database(Oid dbid);
 extern List *guard_targets_in_schema(Oid nspid);
 extern List *guard_targets_owned_by(Oid roleid);
@@ -213,9 +255,18 @@ extern bool guard_target_member(const GuardTarget *target, List *targets);
 extern char *guard_statement_text(const char *source, int location, int len);
 extern char *guard_targets_message(List *targets);
 
+/* exemption.c: the "guard" security label provider */
+#define GUARD_LABEL_PROVIDER "guard"
+extern void guard_exemption_init(void);
+extern GuardOps guard_exempt_ops(Oid relid, Oid nspid, bool is_partition);
+extern char *guard_ops_string(GuardOps ops);
+
 /* policy.c: the rules */
 extern bool guard_policy_active(void);
 extern void guard_decide(const GuardAttempt *attempt, GuardDecision *decision);
+extern void guard_decide_in(const GuardAttempt *attempt,
+							GuardEnvironment environment, bool use_override,
+							GuardDecision *decision);
 extern void guard_act(const GuardAttempt *attempt, const GuardDecision *decision);
 extern void guard_enforce(const GuardAttempt *attempt);
 extern const char *guard_verdict_name(GuardVerdict verdict);

@@ -62,7 +62,8 @@ guard_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 			!guard_policy_active())
 			return;
 		if (classId == RelationRelationId)
-			target = guard_target_relation(objectId, (AttrNumber) subId);
+			target = guard_target_relation(objectId, (AttrNumber) subId,
+										   GUARD_ACTION_DROP);
 		else if (classId == DatabaseRelationId)
 			target = guard_target_database(objectId);
 	}
@@ -70,7 +71,7 @@ guard_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	{
 		if (!guard_policy_active())
 			return;
-		target = guard_target_relation(objectId, 0);
+		target = guard_target_relation(objectId, 0, GUARD_ACTION_TRUNCATE);
 	}
 
 	if (target == NULL || guard_statement_collect(target))
@@ -79,6 +80,7 @@ guard_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	{
 		GuardAttempt attempt;
 
+		memset(&attempt, 0, sizeof(attempt));
 		attempt.command = command_for(access, target);
 		attempt.statement = debug_query_string;
 		attempt.targets = list_make1(target);

@@ -97,39 +97,79 @@ permit_for(List *targets)
 
 /* Temporary tables, and tables this transaction created, lose nothing. */
 static bool
-target_is_exempt(const GuardTarget *target)
+target_loses_nothing(const GuardTarget *target)
 {
 	return target->temporary || target->created_here;
+}
+
+/* A label exempts this action on this target: routine work, recorded. */
+static bool
+target_is_exempt(const GuardTarget *target)
+{
+	return (target->exempt & GUARD_OP(target->action)) != 0;
 }
 
 void
 guard_decide(const GuardAttempt *attempt, GuardDecision *decision)
 {
+	guard_decide_in(attempt, (GuardEnvironment) guard_environment, true,
+					decision);
+}
+
+/*
+ * The decision in a given environment, with or without this session's
+ * override and permit: the dry run asks what production would do.
+ */
+void
+guard_decide_in(const GuardAttempt *attempt, GuardEnvironment environment,
+				bool use_override, GuardDecision *decision)
+{
+	List	   *allowed = NIL;
 	ListCell   *lc;
 
 	decision->verdict = GUARD_VERDICT_NONE;
-	decision->environment = (GuardEnvironment) guard_environment;
+	decision->environment = environment;
 	decision->reason = NULL;
 	decision->by_permit = false;
 	decision->targets = NIL;
 	decision->record = false;
+	decision->exempted = false;
 
 	foreach(lc, attempt->targets)
 	{
 		GuardTarget *target = (GuardTarget *) lfirst(lc);
 
-		if (!target_is_exempt(target))
+		if (target_loses_nothing(target))
+			continue;
+		if (target_is_exempt(target))
+		{
+			allowed = lappend(allowed, target);
+			decision->exempted = true;
+		}
+		else if (target->action == GUARD_ACTION_CHANGE)
+			allowed = lappend(allowed, target);
+		else
 			decision->targets = lappend(decision->targets, target);
 	}
+
+	/* Exempt work and harmless changes to guard itself: always recorded. */
 	if (decision->targets == NIL)
+	{
+		if (allowed != NIL)
+		{
+			decision->verdict = GUARD_VERDICT_ALLOWED;
+			decision->targets = allowed;
+			decision->record = true;
+		}
 		return;
+	}
 
 	switch (decision->environment)
 	{
 		case GUARD_ENV_PRODUCTION:
 		case GUARD_ENV_STAGING:
-			decision->reason = guard_override_reason();
-			if (decision->reason == NULL)
+			decision->reason = use_override ? guard_override_reason() : NULL;
+			if (decision->reason == NULL && use_override)
 			{
 				decision->reason = permit_for(decision->targets);
 				decision->by_permit = (decision->reason != NULL);
@@ -146,8 +186,10 @@ guard_decide(const GuardAttempt *attempt, GuardDecision *decision)
 			break;
 	}
 
+	/* Weakening guard itself leaves a trace in every environment. */
 	decision->record = (decision->verdict != GUARD_VERDICT_ALLOWED ||
-						guard_audit_development);
+						guard_audit_development ||
+						attempt->old_value != NULL || attempt->new_value != NULL);
 }
 
 /*
@@ -187,10 +229,15 @@ guard_act(const GuardAttempt *attempt, const GuardDecision *decision)
 				 errmsg("guard: %s of %s refused in production",
 						attempt->command,
 						guard_targets_message(decision->targets)),
+				 attempt->detail ?
+				 errdetail("The server is marked as production by \"guard.environment\". %s",
+						   attempt->detail) :
 				 errdetail("The server is marked as production by \"guard.environment\"."),
 				 database ?
 				 errhint("If this is intended, first run SELECT guard.permit_drop_database('<database>', '<reason>') in the database \"%s\", in the same session.",
 						 guard_database) :
+				 strcmp(attempt->command, "ALTER SYSTEM") == 0 ?
+				 errhint("ALTER SYSTEM cannot run inside a transaction block; to lower the environment deliberately, edit postgresql.conf and reload.") :
 				 errhint("If this is intended, run it in a transaction after SET LOCAL guard.override = '<reason>'.")));
 	}
 	else if (decision->verdict == GUARD_VERDICT_WARNED)
@@ -198,6 +245,9 @@ guard_act(const GuardAttempt *attempt, const GuardDecision *decision)
 				(errmsg("guard: %s of %s would be refused in production",
 						attempt->command,
 						guard_targets_message(decision->targets)),
+				 attempt->detail ?
+				 errdetail("The server is marked as staging by \"guard.environment\". %s",
+						   attempt->detail) :
 				 errdetail("The server is marked as staging by \"guard.environment\".")));
 }
 

@@ -38,12 +38,14 @@
 #define GUARD_MESSAGE_NAMES 5
 
 static GuardTarget *
-describe_relation(Oid relid, AttrNumber attnum, bool views)
+describe_relation(Oid relid, AttrNumber attnum, GuardAction action, bool views)
 {
 	HeapTuple	tuple;
 	Form_pg_class form;
 	GuardTarget *target;
 	char	   *nspname;
+	Oid			nspid;
+	bool		is_partition;
 	Relation	rel;
 
 	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
@@ -63,12 +65,18 @@ describe_relation(Oid relid, AttrNumber attnum, bool views)
 
 	target = (GuardTarget *) palloc0(sizeof(GuardTarget));
 	target->kind = attnum > 0 ? GUARD_TARGET_COLUMN : GUARD_TARGET_TABLE;
+	target->action = attnum > 0 ? GUARD_ACTION_DROP_COLUMN : action;
 	target->objid = relid;
 	target->attnum = attnum > 0 ? attnum : 0;
 	target->temporary = (form->relpersistence == RELPERSISTENCE_TEMP);
 	nspname = get_namespace_name(form->relnamespace);
 	target->name = quote_qualified_identifier(nspname, NameStr(form->relname));
+	nspid = form->relnamespace;
+	is_partition = form->relispartition;
 	ReleaseSysCache(tuple);
+
+	if (GUARD_OP(target->action) & GUARD_OPS_ALL)
+		target->exempt = guard_exempt_ops(relid, nspid, is_partition);
 
 	if (attnum > 0)
 	{
@@ -97,9 +105,9 @@ describe_relation(Oid relid, AttrNumber attnum, bool views)
  * sequences, composite types) and for objects that no longer exist.
  */
 GuardTarget *
-guard_target_relation(Oid relid, AttrNumber attnum)
+guard_target_relation(Oid relid, AttrNumber attnum, GuardAction action)
 {
-	return describe_relation(relid, attnum, false);
+	return describe_relation(relid, attnum, action, false);
 }
 
 /*
@@ -108,9 +116,9 @@ guard_target_relation(Oid relid, AttrNumber attnum)
  * change its rows one by one, each with a condition of its own.
  */
 GuardTarget *
-guard_target_modified(Oid relid)
+guard_target_modified(Oid relid, GuardAction action)
 {
-	return describe_relation(relid, 0, true);
+	return describe_relation(relid, 0, action, true);
 }
 
 /* Describe a database; NULL if it does not exist. */
@@ -125,6 +133,7 @@ guard_target_database(Oid dbid)
 
 	target = (GuardTarget *) palloc0(sizeof(GuardTarget));
 	target->kind = GUARD_TARGET_DATABASE;
+	target->action = GUARD_ACTION_DROP_DATABASE;
 	target->objid = dbid;
 	target->name = pstrdup(quote_identifier(dbname));
 	return target;
@@ -158,7 +167,8 @@ tables_where(AttrNumber attno, Oid value)
 	{
 		GuardTarget *target;
 
-		target = guard_target_relation(((Form_pg_class) GETSTRUCT(tuple))->oid, 0);
+		target = guard_target_relation(((Form_pg_class) GETSTRUCT(tuple))->oid, 0,
+									   GUARD_ACTION_DROP);
 		if (target != NULL)
 			targets = lappend(targets, target);
 	}
@@ -206,7 +216,7 @@ guard_targets_of_extension(Oid extid)
 		if (dep->classid != RelationRelationId ||
 			dep->deptype != DEPENDENCY_EXTENSION)
 			continue;
-		target = guard_target_relation(dep->objid, 0);
+		target = guard_target_relation(dep->objid, 0, GUARD_ACTION_DROP);
 		if (target != NULL)
 			targets = lappend(targets, target);
 	}

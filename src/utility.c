@@ -103,6 +103,7 @@ check_function_options(List *options)
 		set = (VariableSetStmt *) def->arg;
 		if (set->name != NULL &&
 			(pg_strcasecmp(set->name, "guard.environment") == 0 ||
+			 pg_strcasecmp(set->name, "guard.max_rows") == 0 ||
 			 pg_strcasecmp(set->name, "guard.override") == 0))
 			ereport(ERROR,
 					(errcode(ERRCODE_CANT_CHANGE_RUNTIME_PARAM),
@@ -175,9 +176,10 @@ statement_may_destroy(Node *parsetree)
 }
 
 static List *
-append_relation(List *targets, Oid relid, bool with_inheritors)
+append_relation(List *targets, Oid relid, GuardAction action,
+				bool with_inheritors)
 {
-	GuardTarget *target = guard_target_relation(relid, 0);
+	GuardTarget *target = guard_target_relation(relid, 0, action);
 
 	if (target != NULL && !guard_target_member(target, targets))
 		targets = lappend(targets, target);
@@ -192,7 +194,7 @@ append_relation(List *targets, Oid relid, bool with_inheritors)
 			Oid			child = lfirst_oid(lc);
 
 			if (child != relid)
-				targets = append_relation(targets, child, false);
+				targets = append_relation(targets, child, action, false);
 		}
 	}
 	return targets;
@@ -302,7 +304,7 @@ describe_drop(DropStmt *stmt)
 		 * Partitions go with their table; inheritance children only with
 		 * CASCADE.
 		 */
-		targets = append_relation(targets, relid,
+		targets = append_relation(targets, relid, GUARD_ACTION_DROP,
 								  relkind == RELKIND_PARTITIONED_TABLE ||
 								  stmt->behavior == DROP_CASCADE);
 	}
@@ -345,7 +347,8 @@ describe_truncate(TruncateStmt *stmt)
 	}
 
 	foreach(lc, relids)
-		targets = append_relation(targets, lfirst_oid(lc), false);
+		targets = append_relation(targets, lfirst_oid(lc), GUARD_ACTION_TRUNCATE,
+								  false);
 	return targets;
 }
 
@@ -375,7 +378,7 @@ describe_alter_table(AlterTableStmt *stmt)
 		attnum = get_attnum(relid, cmd->name);
 		if (attnum <= 0)
 			continue;
-		target = guard_target_relation(relid, attnum);
+		target = guard_target_relation(relid, attnum, GUARD_ACTION_DROP_COLUMN);
 		if (target != NULL)
 			targets = lappend(targets, target);
 	}
@@ -420,6 +423,13 @@ describe_statement(Node *parsetree)
 	}
 }
 
+/* What a utility statement names, for the hook and for the dry run. */
+List *
+guard_describe_utility(Node *parsetree)
+{
+	return statement_may_destroy(parsetree) ? describe_statement(parsetree) : NIL;
+}
+
 static void
 call_previous(GUARD_UTILITY_PARAMS)
 {
@@ -427,6 +437,34 @@ call_previous(GUARD_UTILITY_PARAMS)
 		prev_ProcessUtility(GUARD_UTILITY_ARGS);
 	else
 		standard_ProcessUtility(GUARD_UTILITY_ARGS);
+}
+
+/*
+ * A change to one of guard's settings: refused first if it weakens
+ * protection where that is refused, recorded once it has been made.
+ * Returns false for statements that change no guard setting.
+ */
+static bool
+run_setting_change(GUARD_UTILITY_PARAMS)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+	GuardAttempt attempt;
+	GuardDecision decision;
+
+	memset(&attempt, 0, sizeof(attempt));
+	attempt.command = GetCommandTagName(CreateCommandTag(parsetree));
+	attempt.statement = guard_statement_text(queryString,
+											 pstmt->stmt_location,
+											 pstmt->stmt_len);
+	if (!guard_describe_setting_change(parsetree, &attempt))
+		return false;
+
+	guard_decide(&attempt, &decision);
+	if (decision.verdict == GUARD_VERDICT_BLOCKED)
+		guard_act(&attempt, &decision);
+	call_previous(GUARD_UTILITY_ARGS);
+	guard_act(&attempt, &decision);
+	return true;
 }
 
 static void
@@ -438,12 +476,19 @@ guard_ProcessUtility(GUARD_UTILITY_PARAMS)
 
 	check_settings_stmt(parsetree);
 
+	/* Changes to guard's settings leave a trace in every environment. */
+	if ((IsA(parsetree, AlterSystemStmt) || IsA(parsetree, AlterDatabaseSetStmt) ||
+		 IsA(parsetree, AlterRoleSetStmt)) && !guard_is_writer &&
+		run_setting_change(GUARD_UTILITY_ARGS))
+		return;
+
 	if (!statement_may_destroy(parsetree) || !guard_policy_active())
 	{
 		call_previous(GUARD_UTILITY_ARGS);
 		return;
 	}
 
+	memset(&attempt, 0, sizeof(attempt));
 	attempt.command = GetCommandTagName(CreateCommandTag(parsetree));
 	attempt.statement = guard_statement_text(queryString,
 											 pstmt->stmt_location,

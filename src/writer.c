@@ -51,8 +51,20 @@
 /* The most rows committed by one transaction. */
 #define GUARD_BATCH_MAX 256
 
-#define INSERT_NARGS 15
+/*
+ * The insert, for the table as version 1.1 of the extension has it; a 1.0
+ * table, not yet updated, lacks the last two columns.
+ */
+#define INSERT_NARGS 17
+#define INSERT_NARGS_1_0 15
 static const char *const insert_sql =
+"INSERT INTO guard.audit (at, database, login_role, effective_role,"
+" client_addr, application_name, backend_pid, command, objects,"
+" object_count, statement, environment, verdict, reason, clipped,"
+" old_value, new_value)"
+" VALUES ($1, $2, $3, $4, $5::pg_catalog.inet, $6, $7, $8, $9, $10, $11,"
+" $12, $13, $14, $15, $16, $17) RETURNING id";
+static const char *const insert_sql_1_0 =
 "INSERT INTO guard.audit (at, database, login_role, effective_role,"
 " client_addr, application_name, backend_pid, command, objects,"
 " object_count, statement, environment, verdict, reason, clipped)"
@@ -60,6 +72,8 @@ static const char *const insert_sql =
 " $12, $13, $14, $15) RETURNING id";
 
 static SPIPlanPtr insert_plan = NULL;
+static int	insert_nargs = 0;		/* which of the two insert_plan is */
+static Oid	audit_relid = InvalidOid;
 static MemoryContext batch_cxt = NULL;
 
 void
@@ -128,6 +142,9 @@ insert_row(const GuardRow *row, int encoding, bool escape)
 		GUARD_FIELD_STATEMENT, GUARD_FIELD_ENVIRONMENT,
 		GUARD_FIELD_VERDICT, GUARD_FIELD_REASON
 	};
+	static const GuardField binds_values[] = {
+		GUARD_FIELD_OLD_VALUE, GUARD_FIELD_NEW_VALUE
+	};
 	Datum		values[INSERT_NARGS];
 	char		nulls[INSERT_NARGS];
 	Datum	   *names;
@@ -170,7 +187,16 @@ insert_row(const GuardRow *row, int encoding, bool escape)
 			values[arg] = text_datum(str, encoding, escape);
 	}
 	values[arg++] = BoolGetDatum(row->clipped);
-	Assert(arg == INSERT_NARGS);
+	for (i = 0; i < lengthof(binds_values) && arg < insert_nargs; i++, arg++)
+	{
+		const char *str = row->field[binds_values[i]];
+
+		if (str == NULL)
+			nulls[arg] = 'n';
+		else
+			values[arg] = text_datum(str, encoding, escape);
+	}
+	Assert(arg == insert_nargs);
 
 	if (SPI_execute_plan(insert_plan, values, nulls, false, 1) != SPI_OK_INSERT_RETURNING ||
 		SPI_processed != 1)
@@ -180,25 +206,60 @@ insert_row(const GuardRow *row, int encoding, bool escape)
 	return id;
 }
 
+/*
+ * Find guard.audit again: DROP and CREATE EXTENSION give it a new OID,
+ * which the backends need for their lock check.
+ */
+static void
+find_table(void)
+{
+	Oid			nspid = get_namespace_oid("guard", true);
+	Oid			relid = OidIsValid(nspid) ? get_relname_relid("audit", nspid) : InvalidOid;
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation \"guard.audit\" does not exist")));
+	if (relid != audit_relid)
+	{
+		audit_relid = relid;
+		guard_writer_publish(GUARD_WRITER_READY, relid);
+	}
+}
+
+/*
+ * Prepare the insert that fits the table: ALTER EXTENSION guard UPDATE may
+ * have added columns since the last batch.
+ */
 static void
 prepare_insert(void)
 {
 	Oid			argtypes[INSERT_NARGS] = {
 		TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 		INT4OID, TEXTOID, TEXTARRAYOID, INT4OID, TEXTOID, TEXTOID, TEXTOID,
-		TEXTOID, BOOLOID
+		TEXTOID, BOOLOID, TEXTOID, TEXTOID
 	};
+	int			nargs;
 	SPIPlanPtr	plan;
 
-	if (insert_plan != NULL)
+	nargs = get_attnum(audit_relid, "new_value") != InvalidAttrNumber ?
+		INSERT_NARGS : INSERT_NARGS_1_0;
+	if (insert_plan != NULL && nargs == insert_nargs)
 		return;
-	plan = SPI_prepare(insert_sql, INSERT_NARGS, argtypes);
+	if (insert_plan != NULL)
+	{
+		SPI_freeplan(insert_plan);
+		insert_plan = NULL;
+	}
+	plan = SPI_prepare(nargs == INSERT_NARGS ? insert_sql : insert_sql_1_0,
+					   nargs, argtypes);
 	if (plan == NULL)
 		elog(ERROR, "guard: could not prepare the audit insert: %s",
 			 SPI_result_code_string(SPI_result));
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "guard: could not keep the audit insert plan");
 	insert_plan = plan;
+	insert_nargs = nargs;
 }
 
 /* Insert rows in one transaction and commit it to disk. */
@@ -214,6 +275,7 @@ write_rows(const GuardRow *rows, const int *encodings, int n, bool escape,
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "guard: writing audit rows");
 
+	find_table();
 	prepare_insert();
 	for (i = 0; i < n; i++)
 		ids[i] = insert_row(&rows[i], encodings[i], escape);
@@ -426,6 +488,7 @@ guard_writer_main(Datum main_arg)
 			if (now != state)
 			{
 				state = now;
+				audit_relid = relid;
 				guard_writer_publish(state, relid);
 			}
 		}

@@ -86,30 +86,40 @@ is($ret, 0, 'in staging the statement runs');
 like($err, qr/WARNING:  guard: DELETE of "public\.victim" would be refused in production/,
 	'with a warning');
 
-# Back to production by ALTER SYSTEM and a reload.
+# A session that stays connected across a reload is switched too.
+my $session = $node->background_psql('postgres');
+$session->query_safe('SELECT 1');
+$node->adjust_conf('postgresql.conf', 'guard.environment', "'development'");
+$node->reload;
+$node->poll_query_until('postgres', "SELECT current_setting('guard.environment') = 'development'");
+is($session->query_safe("SELECT current_setting('guard.environment')"), 'development',
+	'an open session follows the reload');
+
+# Back to production by ALTER SYSTEM and a reload: raising is recorded,
+# not refused.
 $node->safe_psql('postgres', "ALTER SYSTEM SET guard.environment = 'production'");
 $node->reload;
 $node->poll_query_until('postgres', "SELECT current_setting('guard.environment') = 'production'");
+is($session->query_safe("SELECT current_setting('guard.environment')"), 'production',
+	'and back, by ALTER SYSTEM');
+$session->quit;
 $node->safe_psql('postgres', 'INSERT INTO victim SELECT generate_series(1, 5)');
 ($ret, $out, $err) = $node->psql('postgres', 'TRUNCATE victim');
 isnt($ret, 0, 'after ALTER SYSTEM and a reload, production refuses again');
 like($err, qr/guard: TRUNCATE TABLE of "public\.victim" refused in production/,
 	'with the refusal');
 
-# A session that stays connected across the reload is switched too.
-my $session = $node->background_psql('postgres');
-$session->query_safe('SELECT 1');
-$node->safe_psql('postgres', "ALTER SYSTEM SET guard.environment = 'development'");
-$node->reload;
-$node->poll_query_until('postgres', "SELECT current_setting('guard.environment') = 'development'");
-is($session->query_safe("SELECT current_setting('guard.environment')"), 'development',
-	'an open session follows the reload');
-$node->safe_psql('postgres', "ALTER SYSTEM SET guard.environment = 'production'");
-$node->reload;
-$node->poll_query_until('postgres', "SELECT current_setting('guard.environment') = 'production'");
-is($session->query_safe("SELECT current_setting('guard.environment')"), 'production',
-	'and back');
-$session->quit;
+# Lowering it by ALTER SYSTEM is refused in production: it cannot run in a
+# transaction block, so no override reaches it; the file is the way.
+($ret, $out, $err) = $node->psql('postgres', "ALTER SYSTEM SET guard.environment = 'development'");
+isnt($ret, 0, 'ALTER SYSTEM cannot lower the environment in production');
+like($err, qr/guard: ALTER SYSTEM of "guard\.environment" refused in production.*edit postgresql\.conf and reload/s,
+	'and says how to do it deliberately');
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(verdict || ' ' || coalesce(old_value, '-') || ' -> ' || coalesce(new_value, '-'), ', ' ORDER BY id)
+	FROM guard.audit WHERE command = 'ALTER SYSTEM'}),
+	'allowed development -> production, blocked production -> development',
+	'both ALTER SYSTEM statements are in the audit table, with old and new values');
 
 is($node->safe_psql('postgres', 'SELECT count(*) FROM victim'), '5',
 	'the table holds what the test left in it');

@@ -1,0 +1,54 @@
+--
+-- guard.max_rows: in production, a DELETE or UPDATE that would change more
+-- rows than the limit is refused, even with a WHERE clause, and nothing of
+-- it is kept.  Off by default; set per database or role by a superuser.
+--
+\set SHOW_CONTEXT never
+
+SHOW guard.max_rows;
+SET guard.max_rows = 10;
+
+CREATE ROLE regress_limited LOGIN SUPERUSER;
+ALTER ROLE regress_limited SET guard.max_rows = 100;
+\c - regress_limited
+SHOW guard.max_rows;
+CREATE SCHEMA blast_radius_t;
+SET search_path = blast_radius_t, public;
+
+CREATE TABLE score (id int PRIMARY KEY, game_id int, points int);
+INSERT INTO score SELECT g, g % 10, g FROM generate_series(1, 1000) g;
+
+-- Under the limit: runs.
+DELETE FROM score WHERE game_id = 0 AND id <= 500;
+UPDATE score SET points = 0 WHERE id BETWEEN 1 AND 100;
+-- Over it: refused, and rolled back.
+DELETE FROM score WHERE game_id > 0;
+\echo :LAST_ERROR_SQLSTATE
+UPDATE score SET points = points + 1 WHERE id > 0;
+DELETE FROM score WHERE id > 0 RETURNING id;
+SELECT count(*), sum(points) FROM score;
+-- Inside a function, each statement is judged on its own: 100 rows is the
+-- limit, not over it; two games are.
+CREATE FUNCTION purge(games int[]) RETURNS void LANGUAGE sql AS
+	'DELETE FROM blast_radius_t.score WHERE game_id = ANY (games)';
+SELECT purge('{1}');
+SELECT purge('{3,4}');
+SELECT count(*) FROM score;
+-- A temporary table has no limit.
+CREATE TEMP TABLE scratch AS SELECT * FROM score;
+DELETE FROM scratch WHERE id > 0;
+-- An override lets it through.
+BEGIN;
+SET LOCAL guard.override = 'DATA-1: archive games 2 and 3';
+DELETE FROM score WHERE game_id IN (2, 3);
+COMMIT;
+SELECT count(*) FROM score;
+
+SELECT command, objects, verdict, reason
+FROM guard.audit WHERE objects = '{blast_radius_t.score}' ORDER BY id;
+
+\c - postgres
+BEGIN;
+SET LOCAL guard.override = 'clean up';
+ALTER ROLE regress_limited RESET guard.max_rows;
+COMMIT;

@@ -1,0 +1,57 @@
+--
+-- Changes to guard's own settings leave a trace: ALTER SYSTEM, ALTER
+-- DATABASE and ALTER ROLE ... SET or RESET of guard.* are recorded with the
+-- old and new value.  In production, lowering guard.environment (or raising
+-- or removing guard.max_rows) through ALTER DATABASE or ALTER ROLE needs
+-- the override; through ALTER SYSTEM, which cannot run in a transaction
+-- block, it is refused.
+--
+\set SHOW_CONTEXT never
+
+CREATE ROLE regress_migrator LOGIN;
+CREATE DATABASE regress_config_db;
+
+-- Raising or restating protection is recorded, not refused.
+ALTER ROLE regress_migrator SET guard.environment = 'production';
+ALTER DATABASE regress_config_db SET guard.environment = 'production';
+ALTER ROLE regress_migrator IN DATABASE regress_config_db SET guard.max_rows = 100;
+
+-- Lowering it is refused in production without the override.
+ALTER ROLE regress_migrator SET guard.environment = 'staging';
+\echo :LAST_ERROR_SQLSTATE
+ALTER DATABASE regress_config_db SET guard.environment = 'development';
+ALTER DATABASE regress_config_db RESET guard.environment;
+ALTER ROLE regress_migrator RESET ALL;
+ALTER ROLE regress_migrator IN DATABASE regress_config_db SET guard.max_rows = 0;
+ALTER SYSTEM SET guard.environment = 'development';
+ALTER SYSTEM RESET guard.environment;
+SELECT setdatabase <> 0 AS per_database, setrole <> 0 AS per_role, setconfig
+FROM pg_db_role_setting
+WHERE setrole = 'regress_migrator'::regrole OR setdatabase =
+	(SELECT oid FROM pg_database WHERE datname = 'regress_config_db')
+ORDER BY 1, 2;
+
+-- With the override it goes through, with its reason.
+BEGIN;
+SET LOCAL guard.override = 'MIG-1: the migrator gets warnings, not refusals';
+ALTER ROLE regress_migrator SET guard.environment = 'staging';
+COMMIT;
+\c - regress_migrator
+SHOW guard.environment;
+\c - postgres
+
+-- ALTER SYSTEM of other guard settings is recorded; nothing changes until a
+-- reload.
+ALTER SYSTEM SET guard.audit_timeout = 3000;
+ALTER SYSTEM RESET guard.audit_timeout;
+
+SELECT command, objects, verdict, reason, old_value, new_value, statement
+FROM guard.audit
+WHERE objects && '{guard.environment,guard.max_rows,guard.audit_timeout}'
+ORDER BY id;
+
+BEGIN;
+SET LOCAL guard.override = 'MIG-2: clean up';
+ALTER ROLE regress_migrator RESET ALL;
+ALTER DATABASE regress_config_db RESET ALL;
+COMMIT;

@@ -1,0 +1,92 @@
+--
+-- Exemptions for routine destructive work: SECURITY LABEL FOR guard on a
+-- table, a partitioned table (for its partitions) or a schema.  Exempted
+-- statements run and are recorded as "allowed"; widening an exemption in
+-- production needs the override.
+--
+\set SHOW_CONTEXT never
+
+CREATE SCHEMA exemption_t;
+SET search_path = exemption_t, public;
+
+CREATE TABLE stage (id int, v text);
+INSERT INTO stage SELECT g, 'x' FROM generate_series(1, 10) g;
+CREATE TABLE kept (id int);
+INSERT INTO kept VALUES (1);
+
+-- Bad labels, wrong objects, non-superusers.
+SECURITY LABEL FOR guard ON TABLE stage IS 'truncate,shred';
+SECURITY LABEL FOR guard ON TABLE stage IS '';
+SECURITY LABEL FOR guard ON COLUMN stage.v IS 'truncate';
+CREATE VIEW stage_v AS SELECT * FROM stage;
+SECURITY LABEL FOR guard ON VIEW stage_v IS 'truncate';
+CREATE SEQUENCE seq;
+SECURITY LABEL FOR guard ON SEQUENCE seq IS 'drop';
+ALTER TABLE stage OWNER TO regress_owner;
+GRANT USAGE ON SCHEMA exemption_t TO regress_owner;
+SET ROLE regress_owner;
+SECURITY LABEL FOR guard ON TABLE stage IS 'truncate';
+RESET ROLE;
+
+-- Widening an exemption is refused in production without the override.
+SECURITY LABEL FOR guard ON TABLE stage IS 'truncate';
+\echo :LAST_ERROR_SQLSTATE
+BEGIN;
+SET LOCAL guard.override = 'ETL-1: the nightly load empties stage';
+SECURITY LABEL FOR guard ON TABLE stage IS 'truncate, delete';
+COMMIT;
+SELECT * FROM guard.exemptions ORDER BY object;
+
+-- Exempt operations run, and are recorded as allowed.
+TRUNCATE stage;
+INSERT INTO stage SELECT g, 'x' FROM generate_series(1, 10) g;
+DELETE FROM stage;
+-- Other operations on the same table are still refused.
+UPDATE stage SET v = 'y';
+DROP TABLE stage;
+ALTER TABLE stage DROP COLUMN v;
+-- And one statement with an exempt and a protected table is refused.
+TRUNCATE stage, kept;
+
+-- A label on a partitioned table covers its partitions: per-day
+-- partitions dropped on a schedule.
+CREATE TABLE events (id int, day date) PARTITION BY RANGE (day);
+CREATE TABLE events_20260101 PARTITION OF events
+	FOR VALUES FROM ('2026-01-01') TO ('2026-01-02');
+CREATE TABLE events_20260102 PARTITION OF events
+	FOR VALUES FROM ('2026-01-02') TO ('2026-01-03');
+INSERT INTO events VALUES (1, '2026-01-01'), (2, '2026-01-02');
+DROP TABLE events_20260101;
+BEGIN;
+SET LOCAL guard.override = 'OPS-3: daily partitions are dropped by the scheduler';
+SECURITY LABEL FOR guard ON TABLE events IS 'drop';
+COMMIT;
+DROP TABLE events_20260101;
+TRUNCATE events_20260102;
+
+-- A label on a schema covers its tables.
+CREATE SCHEMA etl;
+CREATE TABLE etl.raw (id int);
+INSERT INTO etl.raw VALUES (1);
+BEGIN;
+SET LOCAL guard.override = 'ETL-2: the etl schema is scratch space';
+SECURITY LABEL FOR guard ON SCHEMA etl IS 'truncate';
+COMMIT;
+TRUNCATE etl.raw;
+DROP TABLE etl.raw;
+
+-- Narrowing or removing an exemption needs no override, and is recorded.
+SECURITY LABEL FOR guard ON TABLE stage IS 'truncate';
+SECURITY LABEL FOR guard ON TABLE stage IS NULL;
+TRUNCATE stage;
+SELECT * FROM guard.exemptions ORDER BY object;
+
+SELECT command, objects, verdict, reason, old_value, new_value
+FROM guard.audit
+WHERE objects && '{exemption_t.stage,exemption_t.kept,exemption_t.events,exemption_t.events_20260101,exemption_t.events_20260102,etl.raw,etl}'
+ORDER BY id;
+
+-- The labels are in the catalog of this database, for pg_dump to keep.
+SELECT objtype, objname, label FROM pg_seclabels WHERE provider = 'guard' ORDER BY objname;
+SELECT count(*) FROM kept;
+SELECT count(*) FROM events;

@@ -1,0 +1,215 @@
+/*-------------------------------------------------------------------------
+ *
+ * exemption.c
+ *		Exemptions for routine destructive work: the "guard" security label
+ *		provider.
+ *
+ * Production systems empty ETL staging tables every night and drop
+ * per-day partitions on a schedule.  A superuser marks such a table, a
+ * partitioned table (for its partitions) or a schema with the operations
+ * that are routine there:
+ *
+ *		SECURITY LABEL FOR guard ON TABLE etl.stage IS 'truncate';
+ *		SECURITY LABEL FOR guard ON SCHEMA etl IS 'truncate,delete';
+ *		SECURITY LABEL FOR guard ON TABLE events IS 'drop';
+ *
+ * A security label is PostgreSQL's own way to attach a mark to an object:
+ * it lives in pg_seclabel, so pg_dump keeps it and physical replication
+ * carries it, and it goes away with the object.  Exempted statements run
+ * and are recorded as "allowed".  Widening an exemption weakens protection,
+ * so in production it needs the override like any destructive statement.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <ctype.h>
+
+#include "catalog/objectaddress.h"
+#include "catalog/partition.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_namespace.h"
+#include "commands/seclabel.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "tcop/tcopprot.h"
+#include "utils/lsyscache.h"
+
+#include "guard.h"
+
+/* Indexed by GuardAction, for the actions a label can exempt. */
+static const char *const op_names[] = {"drop", "truncate", "delete", "update"};
+
+/*
+ * Parse a label: operation names separated by commas.  Returns false, with
+ * *bad set to the first word that is not one, for an invalid label.
+ */
+static bool
+parse_ops(const char *label, GuardOps *ops, char **bad)
+{
+	char	   *copy = pstrdup(label);
+	char	   *word;
+	char	   *save;
+
+	*ops = 0;
+	*bad = NULL;
+	for (word = strtok_r(copy, ",", &save); word != NULL;
+		 word = strtok_r(NULL, ",", &save))
+	{
+		char	   *end;
+		int			i;
+
+		while (isspace((unsigned char) *word))
+			word++;
+		end = word + strlen(word);
+		while (end > word && isspace((unsigned char) end[-1]))
+			*--end = '\0';
+
+		for (i = 0; i < lengthof(op_names); i++)
+		{
+			if (pg_strcasecmp(word, op_names[i]) == 0)
+				break;
+		}
+		if (i == lengthof(op_names))
+		{
+			*bad = word;
+			return false;
+		}
+		*ops |= GUARD_OP(i);
+	}
+	if (*ops == 0 && *bad == NULL)
+		*bad = "";
+	return *ops != 0;
+}
+
+/* The canonical text of a set of operations, "drop,truncate". */
+char *
+guard_ops_string(GuardOps ops)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	for (i = 0; i < lengthof(op_names); i++)
+	{
+		if (ops & GUARD_OP(i))
+			appendStringInfo(&buf, "%s%s", buf.len > 0 ? "," : "", op_names[i]);
+	}
+	return buf.data;
+}
+
+static GuardOps
+label_ops(Oid classid, Oid objid)
+{
+	ObjectAddress object;
+	char	   *label;
+	GuardOps	ops;
+	char	   *bad;
+
+	object.classId = classid;
+	object.objectId = objid;
+	object.objectSubId = 0;
+	label = GetSecurityLabel(&object, GUARD_LABEL_PROVIDER);
+	if (label == NULL || !parse_ops(label, &ops, &bad))
+		return 0;
+	return ops;
+}
+
+/*
+ * The operations exempt on a relation: by its own label, its partitioned
+ * ancestors' labels and its schema's label.
+ */
+GuardOps
+guard_exempt_ops(Oid relid, Oid nspid, bool is_partition)
+{
+	GuardOps	ops = label_ops(RelationRelationId, relid);
+
+	if (is_partition)
+	{
+		ListCell   *lc;
+
+		foreach(lc, get_partition_ancestors(relid))
+			ops |= label_ops(RelationRelationId, lfirst_oid(lc));
+	}
+	return ops | label_ops(NamespaceRelationId, nspid);
+}
+
+/*
+ * The provider's check of SECURITY LABEL FOR guard: superusers only, on
+ * tables and schemas, with a valid label.  A change that exempts more than
+ * before goes to the policy like a destructive statement.
+ */
+static void
+guard_object_relabel(const ObjectAddress *object, const char *seclabel)
+{
+	GuardOps	old_ops;
+	GuardOps	new_ops = 0;
+	char	   *bad;
+	GuardAttempt attempt;
+	GuardTarget *target;
+
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only superusers may set security labels for guard")));
+
+	if (object->classId == RelationRelationId && object->objectSubId == 0)
+	{
+		char		relkind = get_rel_relkind(object->objectId);
+
+		if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE &&
+			relkind != RELKIND_FOREIGN_TABLE && relkind != RELKIND_MATVIEW)
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("guard labels apply to tables and schemas only")));
+		target = guard_target_relation(object->objectId, 0, GUARD_ACTION_CHANGE);
+	}
+	else if (object->classId == NamespaceRelationId)
+	{
+		target = (GuardTarget *) palloc0(sizeof(GuardTarget));
+		target->kind = GUARD_TARGET_SETTING;
+		target->objid = object->objectId;
+		target->name = get_namespace_name(object->objectId);
+	}
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("guard labels apply to tables and schemas only")));
+
+	if (seclabel != NULL && !parse_ops(seclabel, &new_ops, &bad))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid guard label \"%s\"", seclabel),
+				 new_ops == 0 && *bad == '\0' ?
+				 errdetail("A guard label names at least one operation.") :
+				 errdetail("\"%s\" is not an operation guard can exempt.", bad),
+				 errhint("A guard label lists, separated by commas, some of: drop, truncate, delete, update.")));
+
+	old_ops = label_ops(object->classId, object->objectId);
+	if (target == NULL)
+		return;
+
+	/* The label outlives this transaction, whatever the table. */
+	target->created_here = false;
+	target->temporary = false;
+	target->exempt = 0;
+	target->kind = GUARD_TARGET_SETTING;
+	target->action = (new_ops & ~old_ops) != 0 ? GUARD_ACTION_WEAKEN : GUARD_ACTION_CHANGE;
+
+	memset(&attempt, 0, sizeof(attempt));
+	attempt.command = "SECURITY LABEL";
+	attempt.statement = debug_query_string;
+	attempt.targets = list_make1(target);
+	attempt.old_value = old_ops ? guard_ops_string(old_ops) : NULL;
+	attempt.new_value = new_ops ? guard_ops_string(new_ops) : NULL;
+	if (target->action == GUARD_ACTION_WEAKEN)
+		attempt.detail = psprintf("The statement would exempt %s from protection.",
+								  attempt.new_value);
+	guard_enforce(&attempt);
+}
+
+void
+guard_exemption_init(void)
+{
+	register_label_provider(GUARD_LABEL_PROVIDER, guard_object_relabel);
+}
