@@ -13,10 +13,12 @@ ALTER ROLE regress_limited SET guard.max_rows = 100;
 \c - regress_limited
 SHOW guard.max_rows;
 CREATE SCHEMA blast_radius_t;
+GRANT USAGE ON SCHEMA blast_radius_t TO regress_owner;
 SET search_path = blast_radius_t, public;
 
 CREATE TABLE score (id int PRIMARY KEY, game_id int, points int);
 INSERT INTO score SELECT g, g % 10, g FROM generate_series(1, 1000) g;
+GRANT ALL ON score TO regress_owner;
 
 -- Under the limit: runs.
 DELETE FROM score WHERE game_id = 0 AND id <= 500;
@@ -26,6 +28,8 @@ DELETE FROM score WHERE game_id > 0;
 \echo :LAST_ERROR_SQLSTATE
 UPDATE score SET points = points + 1 WHERE id > 0;
 DELETE FROM score WHERE id > 0 RETURNING id;
+-- Inside a WITH clause too.
+WITH gone AS (DELETE FROM score WHERE id > 0 RETURNING id) SELECT count(*) FROM gone;
 SELECT count(*), sum(points) FROM score;
 -- Inside a function, each statement is judged on its own: 100 rows is the
 -- limit, not over it; two games are.
@@ -34,6 +38,16 @@ CREATE FUNCTION purge(games int[]) RETURNS void LANGUAGE sql AS
 SELECT purge('{1}');
 SELECT purge('{3,4}');
 SELECT count(*) FROM score;
+-- Through every route, a statement past the limit is refused.
+SET search_path = routes_t, blast_radius_t, public;
+SELECT r.route, s.stmt, regress_via(r.route, s.stmt) AS outcome
+FROM regress_route r
+	CROSS JOIN (VALUES ('DELETE FROM blast_radius_t.score WHERE game_id IN (5, 6)'),
+					   ('UPDATE blast_radius_t.score SET points = 0 WHERE game_id > 4')) s (stmt)
+ORDER BY r.route, s.stmt;
+SET search_path = blast_radius_t, public;
+SELECT count(*) FROM score;
+
 -- A temporary table has no limit.
 CREATE TEMP TABLE scratch AS SELECT * FROM score;
 DELETE FROM scratch WHERE id > 0;
@@ -44,8 +58,9 @@ DELETE FROM score WHERE game_id IN (2, 3);
 COMMIT;
 SELECT count(*) FROM score;
 
-SELECT command, objects, verdict, reason
-FROM guard.audit WHERE objects = '{blast_radius_t.score}' ORDER BY id;
+SELECT command, objects, verdict, reason, count(*)
+FROM guard.audit WHERE objects = '{blast_radius_t.score}'
+GROUP BY command, objects, verdict, reason ORDER BY min(id);
 
 \c - postgres
 BEGIN;

@@ -31,6 +31,15 @@ WHERE setrole = 'regress_migrator'::regrole OR setdatabase =
 	(SELECT oid FROM pg_database WHERE datname = 'regress_config_db')
 ORDER BY 1, 2;
 
+-- Through every route, lowering it is refused.
+SET search_path = routes_t, public;
+SELECT r.route, regress_via(r.route, s.stmt) AS outcome
+FROM regress_route r
+	CROSS JOIN (VALUES ('ALTER ROLE regress_migrator SET guard.environment = ''development''')) s (stmt)
+WHERE NOT r.dml_only AND r.route <> 'SECURITY DEFINER'
+ORDER BY r.route;
+RESET search_path;
+
 -- With the override it goes through, with its reason.
 BEGIN;
 SET LOCAL guard.override = 'MIG-1: the migrator gets warnings, not refusals';

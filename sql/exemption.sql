@@ -75,16 +75,27 @@ COMMIT;
 TRUNCATE etl.raw;
 DROP TABLE etl.raw;
 
+-- Through every route, exempt work runs (and the rows are recorded).
+SET search_path = routes_t, exemption_t, public;
+SELECT r.route, s.stmt, regress_via(r.route, s.stmt) AS outcome
+FROM regress_route r
+	CROSS JOIN (VALUES ('utility', 'TRUNCATE exemption_t.stage'),
+					   ('dml', 'DELETE FROM exemption_t.stage')) s (kind, stmt)
+WHERE s.kind = 'dml' OR NOT r.dml_only
+ORDER BY r.route, s.stmt;
+SET search_path = exemption_t, public;
+
 -- Narrowing or removing an exemption needs no override, and is recorded.
 SECURITY LABEL FOR guard ON TABLE stage IS 'truncate';
 SECURITY LABEL FOR guard ON TABLE stage IS NULL;
 TRUNCATE stage;
 SELECT * FROM guard.exemptions ORDER BY object;
 
-SELECT command, objects, verdict, reason, old_value, new_value
+SELECT command, objects, verdict, reason, old_value, new_value, count(*)
 FROM guard.audit
 WHERE objects && '{exemption_t.stage,exemption_t.kept,exemption_t.events,exemption_t.events_20260101,exemption_t.events_20260102,etl.raw,etl}'
-ORDER BY id;
+GROUP BY command, objects, verdict, reason, old_value, new_value
+ORDER BY min(id);
 
 -- The labels are in the catalog of this database, for pg_dump to keep.
 SELECT objtype, objname, label FROM pg_seclabels WHERE provider = 'guard' ORDER BY objname;

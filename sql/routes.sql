@@ -38,7 +38,9 @@ CREATE TABLE regress_route_log (id int);
 GRANT INSERT ON regress_route_log TO regress_plain;
 GRANT USAGE ON SCHEMA routes_t TO regress_plain;
 
--- Runs one statement through one route; returns what the caller saw.
+-- Runs one statement through one route; returns what the caller saw.  What
+-- a route creates to run the statement is dropped again when it succeeds,
+-- and rolled back with the statement when it fails.
 CREATE FUNCTION regress_via(route text, stmt text) RETURNS text
 LANGUAGE plpgsql AS $f$
 BEGIN
@@ -57,6 +59,7 @@ BEGIN
 			ALTER FUNCTION regress_route_definer() OWNER TO regress_owner;
 			SET LOCAL ROLE regress_plain;
 			PERFORM regress_route_definer();
+			RESET ROLE;
 		WHEN 'procedure' THEN
 			EXECUTE format('CREATE OR REPLACE PROCEDURE regress_route_proc() LANGUAGE plpgsql AS %L',
 						   'BEGIN ' || stmt || '; END');
@@ -67,6 +70,7 @@ BEGIN
 			CREATE TRIGGER regress_route_trg AFTER INSERT ON regress_route_log
 				FOR EACH ROW EXECUTE FUNCTION regress_route_trg();
 			INSERT INTO regress_route_log VALUES (1);
+			DROP TRIGGER regress_route_trg ON regress_route_log;
 		WHEN 'prepared' THEN
 			-- Prepared statements outlive a rolled-back subtransaction.
 			DEALLOCATE ALL;
@@ -75,6 +79,7 @@ BEGIN
 		WHEN 'rule' THEN
 			EXECUTE format('CREATE RULE regress_route_rule AS ON INSERT TO regress_route_log DO ALSO %s', stmt);
 			INSERT INTO regress_route_log VALUES (1);
+			DROP RULE regress_route_rule ON regress_route_log;
 	END CASE;
 	RETURN 'ran';
 EXCEPTION WHEN OTHERS THEN

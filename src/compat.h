@@ -102,6 +102,15 @@
 #define GUARD_LOCK_HELD_BY_ME(tag, mode) LockHeldByMe((tag), (mode))
 #endif
 
+/* The same for ModifyTableState: its input plan states. */
+#if PG_VERSION_NUM >= 140000
+#define GUARD_MODIFY_NSUBSTATES(mtstate) 1
+#define GUARD_MODIFY_SUBSTATE(mtstate, i) outerPlanState(mtstate)
+#else
+#define GUARD_MODIFY_NSUBSTATES(mtstate) ((mtstate)->mt_nplans)
+#define GUARD_MODIFY_SUBSTATE(mtstate, i) ((mtstate)->mt_plans[(i)])
+#endif
+
 /* Custom wait events have names of their own since 17. */
 #if PG_VERSION_NUM >= 170000
 #define GUARD_WAIT_EVENT(name) WaitEventExtensionNew(name)

@@ -20,7 +20,8 @@
  * fdw_recheck_quals, as postgres_fdw does.
  *
  * guard.max_rows limits, in production, how many rows a DELETE or UPDATE
- * with a condition may change; it is checked in ExecutorFinish.
+ * with a condition may change, rules' actions and WITH clauses included;
+ * it is checked in ExecutorFinish.
  *
  * A statement without DELETE or UPDATE pays a few comparisons here.
  *
@@ -29,6 +30,7 @@
 #include "postgres.h"
 
 #include "executor/executor.h"
+#include "executor/instrument.h"
 #include "nodes/plannodes.h"
 #include "parser/parsetree.h"
 
@@ -40,6 +42,7 @@ static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
 
 static bool plan_filters_rows(Plan *plan);
+static bool needs_row_counts(PlannedStmt *pstmt);
 
 static bool
 any_filters_rows(List *plans)
@@ -241,6 +244,9 @@ guard_ExecutorStart(QueryDesc *queryDesc, int eflags)
 
 		foreach(lc, guard_describe_plan(pstmt, queryDesc->sourceText))
 			guard_enforce((GuardAttempt *) lfirst(lc));
+
+		if (guard_max_rows > 0 && needs_row_counts(pstmt))
+			queryDesc->instrument_options |= INSTRUMENT_ROWS;
 	}
 
 	if (prev_ExecutorStart)
@@ -252,25 +258,49 @@ guard_ExecutorStart(QueryDesc *queryDesc, int eflags)
 /*
  * guard.max_rows: a DELETE or UPDATE whose condition matched more rows
  * than the limit.  The executor has counted them by the time it finishes;
- * the refusal, before AFTER triggers fire, rolls them all back.  Only the
- * statement's own rows are counted, not those of a WITH clause.
+ * the refusal, before AFTER triggers fire, rolls them all back.
+ *
+ * The statement that sets the command tag counts its rows in es_processed
+ * at no cost.  A rule's action and a DELETE or UPDATE inside WITH do not;
+ * for those plans alone, and only while the limit is set, ExecutorStart
+ * asks the executor to count rows (INSTRUMENT_ROWS), and the count is read
+ * from what the ModifyTable node consumed.
  */
+static bool
+needs_row_counts(PlannedStmt *pstmt)
+{
+	ListCell   *lc;
+
+	if (IsA(pstmt->planTree, ModifyTable) && !pstmt->canSetTag &&
+		(pstmt->commandType == CMD_DELETE || pstmt->commandType == CMD_UPDATE))
+		return true;
+	if (!pstmt->hasModifyingCTE)
+		return false;
+	foreach(lc, pstmt->subplans)
+	{
+		Plan	   *plan = (Plan *) lfirst(lc);
+
+		if (plan != NULL && IsA(plan, ModifyTable) &&
+			(((ModifyTable *) plan)->operation == CMD_DELETE ||
+			 ((ModifyTable *) plan)->operation == CMD_UPDATE))
+			return true;
+	}
+	return false;
+}
+
 static void
-check_blast_radius(QueryDesc *queryDesc)
+refuse_over_limit(QueryDesc *queryDesc, ModifyTable *mt, uint64 rows)
 {
 	PlannedStmt *pstmt = queryDesc->plannedstmt;
 	GuardTarget *target;
 	GuardAttempt attempt;
-	uint64		rows = queryDesc->estate->es_processed;
 
-	if (!IsA(pstmt->planTree, ModifyTable))
-		return;
-	target = describe_modified(pstmt, (ModifyTable *) pstmt->planTree);
+	target = describe_modified(pstmt, mt);
 	if (target == NULL)
 		return;
 
 	memset(&attempt, 0, sizeof(attempt));
-	attempt.command = (pstmt->commandType == CMD_DELETE) ? "DELETE" : "UPDATE";
+	attempt.command = (mt->operation == CMD_DELETE) ? "DELETE" : "UPDATE";
 	attempt.statement = guard_statement_text(queryDesc->sourceText,
 											 pstmt->stmt_location,
 											 pstmt->stmt_len);
@@ -280,15 +310,58 @@ check_blast_radius(QueryDesc *queryDesc)
 	guard_enforce(&attempt);
 }
 
+/* Check a ModifyTable node that does not count into es_processed. */
+static void
+check_counted(QueryDesc *queryDesc, PlanState *planstate)
+{
+	ModifyTableState *mtstate;
+	ModifyTable *mt;
+	double		rows = 0;
+	int			i;
+
+	if (planstate == NULL || !IsA(planstate, ModifyTableState))
+		return;
+	mtstate = (ModifyTableState *) planstate;
+	mt = (ModifyTable *) planstate->plan;
+	if (mt->canSetTag ||
+		(mt->operation != CMD_DELETE && mt->operation != CMD_UPDATE))
+		return;
+
+	for (i = 0; i < GUARD_MODIFY_NSUBSTATES(mtstate); i++)
+	{
+		Instrumentation *instr = GUARD_MODIFY_SUBSTATE(mtstate, i)->instrument;
+
+		if (instr != NULL)
+			rows += instr->ntuples + instr->tuplecount;
+	}
+	if (rows > guard_max_rows)
+		refuse_over_limit(queryDesc, mt, (uint64) rows);
+}
+
 static void
 guard_ExecutorFinish(QueryDesc *queryDesc)
 {
-	if (guard_max_rows > 0 &&
-		(queryDesc->operation == CMD_DELETE || queryDesc->operation == CMD_UPDATE) &&
-		queryDesc->estate != NULL &&
-		queryDesc->estate->es_processed > (uint64) guard_max_rows &&
+	PlannedStmt *pstmt = queryDesc->plannedstmt;
+	EState	   *estate = queryDesc->estate;
+
+	if (guard_max_rows > 0 && estate != NULL &&
+		(pstmt->commandType == CMD_DELETE || pstmt->commandType == CMD_UPDATE ||
+		 pstmt->hasModifyingCTE) &&
 		guard_policy_active())
-		check_blast_radius(queryDesc);
+	{
+		if (pstmt->canSetTag && IsA(pstmt->planTree, ModifyTable) &&
+			estate->es_processed > (uint64) guard_max_rows)
+			refuse_over_limit(queryDesc, (ModifyTable *) pstmt->planTree,
+							  estate->es_processed);
+		if ((queryDesc->instrument_options & INSTRUMENT_ROWS) != 0)
+		{
+			ListCell   *lc;
+
+			check_counted(queryDesc, queryDesc->planstate);
+			foreach(lc, estate->es_subplanstates)
+				check_counted(queryDesc, (PlanState *) lfirst(lc));
+		}
+	}
 
 	if (prev_ExecutorFinish)
 		prev_ExecutorFinish(queryDesc);
