@@ -37,6 +37,7 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
 #include "tcop/tcopprot.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -220,6 +221,12 @@ find_table(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation \"guard.audit\" does not exist")));
+
+	/*
+	 * The INSERT takes this lock anyway; taking it first means the columns
+	 * are looked at after any ALTER EXTENSION UPDATE in progress commits.
+	 */
+	LockRelationOid(relid, RowExclusiveLock);
 	if (relid != audit_relid)
 	{
 		audit_relid = relid;
