@@ -240,4 +240,106 @@ sub refuse_timed
 	return (Time::HiRes::time() - $t0, $err);
 }
 
+# --- Helpers for clients that outlive their connection (t/025, t/026) ---
+#
+# A storm client is a shell loop that runs psql on one refusal script after
+# another: "generations" g1, g2, ... of refusal_script, marked
+# "$prefix-g<n>-<i>".  When its connection is lost (a crash-restart, an
+# immediate shutdown) psql exits, and the loop waits with pg_isready until
+# the server accepts connections again and goes on with the next
+# generation.  stop_storm lets each client finish the generation it is in.
+
+push @EXPORT, qw(start_storm stop_storm storm_seen);
+
+my $storm_loop = <<'EOS';
+psql=$1 isready=$2 connstr=$3 base=$4 generations=$5 stop=$6
+g=1
+while [ "$g" -le "$generations" ] && [ ! -e "$stop" ]; do
+	until [ -e "$stop" ] || "$isready" -q -d "$connstr"; do sleep 0.1; done
+	[ -e "$stop" ] && break
+	"$psql" -X -q -d "$connstr" -f "$base-g$g.sql" </dev/null >/dev/null 2>"$base-g$g.sql.err"
+	g=$((g + 1))
+done
+EOS
+
+# Start a storm client on $db, refused on $opts{table} (victim), $opts{count}
+# (100) statements a generation, pausing $opts{pause} (0.01) s after each,
+# for at most $opts{generations} (100) generations.  Its application_name
+# is $prefix.
+sub start_storm
+{
+	my ($node, $db, $prefix, %opts) = @_;
+	my $base = $node->basedir . "/$prefix";
+	my $generations = $opts{generations} // 100;
+	my @by_line;
+
+	foreach my $g (1 .. $generations)
+	{
+		$by_line[$g] = refusal_script("$base-g$g.sql", "$prefix-g$g",
+			$opts{count} // 100,
+			table => $opts{table} // 'victim',
+			pause => $opts{pause} // 0.01);
+	}
+	unlink("$base.stop");
+
+	local %ENV = $node->_get_env();
+	my $connstr = $node->connstr($db) . " application_name=$prefix";
+	my $h = IPC::Run::start(
+		[
+			'sh', '-c', $storm_loop, 'storm',
+			$node->installed_command('psql'),
+			$node->installed_command('pg_isready'),
+			$connstr, $base, $generations, "$base.stop"
+		],
+		'<', \undef, '>', '/dev/null', '2>', "$base.loop.err",
+		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+	return {
+		harness => $h,
+		name => $prefix,
+		base => $base,
+		generations => $generations,
+		by_line => \@by_line
+	};
+}
+
+# Tell storm clients to stop after their current generation, and wait for
+# them.
+sub stop_storm
+{
+	my @clients = @_;
+	foreach my $client (@clients)
+	{
+		open(my $fh, '>', "$client->{base}.stop")
+		  or die "could not create $client->{base}.stop: $!";
+		close($fh);
+	}
+	$_->{harness}->finish foreach @clients;
+	return;
+}
+
+# What a storm client saw, over all its generations: a hash of refused
+# (markers, as refusals_seen), unexpected (ERROR or FATAL lines other than
+# a lost connection), generations (how many saw refusals) and cut (how
+# many ended with the connection lost).
+sub storm_seen
+{
+	my ($client) = @_;
+	my %seen = (refused => [], unexpected => [], generations => 0, cut => 0);
+	my $lost =
+	  qr/terminating connection|server closed the connection|connection to server was lost/;
+
+	foreach my $g (1 .. $client->{generations})
+	{
+		my $err = "$client->{base}-g$g.sql.err";
+		last unless -e $err;
+		my ($refused, $other) =
+		  refusals_seen({ err => $err }, $client->{by_line}[$g]);
+		push @{ $seen{refused} }, @$refused;
+		push @{ $seen{unexpected} }, grep { !/$lost/ } @$other;
+		$seen{generations}++ if @$refused;
+		$seen{cut}++ if slurp_file($err) =~ $lost;
+	}
+	return \%seen;
+}
+
 1;
