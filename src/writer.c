@@ -131,80 +131,103 @@ text_datum(const char *str, int encoding, bool escape)
 	return CStringGetTextDatum(pg_any_to_server(str, strlen(str), encoding));
 }
 
+/*
+ * The insert's parameters, in order: what each binds and its type.  A 1.0
+ * table takes the first INSERT_NARGS_1_0.
+ */
+typedef enum BindKind
+{
+	BIND_AT,
+	BIND_FIELD,
+	BIND_PID,
+	BIND_OBJECTS,
+	BIND_OBJECT_COUNT,
+	BIND_CLIPPED
+} BindKind;
+
+static const struct
+{
+	BindKind	kind;
+	GuardField	field;
+	Oid			type;
+}			binds[INSERT_NARGS] =
+{
+	{BIND_AT, 0, TIMESTAMPTZOID},
+	{BIND_FIELD, GUARD_FIELD_DATABASE, TEXTOID},
+	{BIND_FIELD, GUARD_FIELD_LOGIN_ROLE, TEXTOID},
+	{BIND_FIELD, GUARD_FIELD_EFFECTIVE_ROLE, TEXTOID},
+	{BIND_FIELD, GUARD_FIELD_CLIENT_ADDR, TEXTOID},
+	{BIND_FIELD, GUARD_FIELD_APPLICATION_NAME, TEXTOID},
+	{BIND_PID, 0, INT4OID},
+	{BIND_FIELD, GUARD_FIELD_COMMAND, TEXTOID},
+	{BIND_OBJECTS, 0, TEXTARRAYOID},
+	{BIND_OBJECT_COUNT, 0, INT4OID},
+	{BIND_FIELD, GUARD_FIELD_STATEMENT, TEXTOID},
+	{BIND_FIELD, GUARD_FIELD_ENVIRONMENT, TEXTOID},
+	{BIND_FIELD, GUARD_FIELD_VERDICT, TEXTOID},
+	{BIND_FIELD, GUARD_FIELD_REASON, TEXTOID},
+	{BIND_CLIPPED, 0, BOOLOID},
+	{BIND_FIELD, GUARD_FIELD_OLD_VALUE, TEXTOID},
+	{BIND_FIELD, GUARD_FIELD_NEW_VALUE, TEXTOID}
+};
+
+static Datum
+objects_datum(const GuardRow *row, int encoding, bool escape)
+{
+	Datum	   *names;
+	ListCell   *lc;
+	int			n = 0;
+
+	names = (Datum *) palloc(sizeof(Datum) * Max(list_length(row->objects), 1));
+	foreach(lc, row->objects)
+		names[n++] = text_datum((const char *) lfirst(lc), encoding, escape);
+	return PointerGetDatum(construct_array(names, n, TEXTOID, -1, false,
+										   TYPALIGN_INT));
+}
+
 static int64
 insert_row(const GuardRow *row, int encoding, bool escape)
 {
-	static const GuardField binds[] = {
-		GUARD_FIELD_DATABASE, GUARD_FIELD_LOGIN_ROLE,
-		GUARD_FIELD_EFFECTIVE_ROLE, GUARD_FIELD_CLIENT_ADDR,
-		GUARD_FIELD_APPLICATION_NAME
-	};
-	static const GuardField binds_after[] = {
-		GUARD_FIELD_STATEMENT, GUARD_FIELD_ENVIRONMENT,
-		GUARD_FIELD_VERDICT, GUARD_FIELD_REASON
-	};
-	static const GuardField binds_values[] = {
-		GUARD_FIELD_OLD_VALUE, GUARD_FIELD_NEW_VALUE
-	};
 	Datum		values[INSERT_NARGS];
 	char		nulls[INSERT_NARGS];
-	Datum	   *names;
-	ListCell   *lc;
-	int			arg = 0;
-	int			i;
+	int			arg;
 	bool		isnull;
-	int64		id;
 
 	memset(nulls, ' ', sizeof(nulls));
-
-	values[arg++] = TimestampTzGetDatum(row->at);
-	for (i = 0; i < lengthof(binds); i++, arg++)
+	for (arg = 0; arg < insert_nargs; arg++)
 	{
-		const char *str = row->field[binds[i]];
-
-		if (str == NULL)
-			nulls[arg] = 'n';
-		else
-			values[arg] = text_datum(str, encoding, escape);
+		switch (binds[arg].kind)
+		{
+			case BIND_AT:
+				values[arg] = TimestampTzGetDatum(row->at);
+				break;
+			case BIND_FIELD:
+				if (row->field[binds[arg].field] == NULL)
+					nulls[arg] = 'n';
+				else
+					values[arg] = text_datum(row->field[binds[arg].field],
+											 encoding, escape);
+				break;
+			case BIND_PID:
+				values[arg] = Int32GetDatum(row->backend_pid);
+				break;
+			case BIND_OBJECTS:
+				values[arg] = objects_datum(row, encoding, escape);
+				break;
+			case BIND_OBJECT_COUNT:
+				values[arg] = Int32GetDatum(row->object_count);
+				break;
+			case BIND_CLIPPED:
+				values[arg] = BoolGetDatum(row->clipped);
+				break;
+		}
 	}
-	values[arg++] = Int32GetDatum(row->backend_pid);
-	values[arg++] = text_datum(row->field[GUARD_FIELD_COMMAND], encoding, escape);
-
-	names = (Datum *) palloc(sizeof(Datum) * Max(list_length(row->objects), 1));
-	i = 0;
-	foreach(lc, row->objects)
-		names[i++] = text_datum((const char *) lfirst(lc), encoding, escape);
-	values[arg++] = PointerGetDatum(construct_array(names, i, TEXTOID, -1,
-													false, TYPALIGN_INT));
-	values[arg++] = Int32GetDatum(row->object_count);
-
-	for (i = 0; i < lengthof(binds_after); i++, arg++)
-	{
-		const char *str = row->field[binds_after[i]];
-
-		if (str == NULL)
-			nulls[arg] = 'n';
-		else
-			values[arg] = text_datum(str, encoding, escape);
-	}
-	values[arg++] = BoolGetDatum(row->clipped);
-	for (i = 0; i < lengthof(binds_values) && arg < insert_nargs; i++, arg++)
-	{
-		const char *str = row->field[binds_values[i]];
-
-		if (str == NULL)
-			nulls[arg] = 'n';
-		else
-			values[arg] = text_datum(str, encoding, escape);
-	}
-	Assert(arg == insert_nargs);
 
 	if (SPI_execute_plan(insert_plan, values, nulls, false, 1) != SPI_OK_INSERT_RETURNING ||
 		SPI_processed != 1)
 		elog(ERROR, "guard: unexpected result inserting an audit row");
-	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-									 SPI_tuptable->tupdesc, 1, &isnull));
-	return id;
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, 1, &isnull));
 }
 
 /*
@@ -241,12 +264,9 @@ find_table(void)
 static void
 prepare_insert(void)
 {
-	Oid			argtypes[INSERT_NARGS] = {
-		TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-		INT4OID, TEXTOID, TEXTARRAYOID, INT4OID, TEXTOID, TEXTOID, TEXTOID,
-		TEXTOID, BOOLOID, TEXTOID, TEXTOID
-	};
+	Oid			argtypes[INSERT_NARGS];
 	int			nargs;
+	int			i;
 	SPIPlanPtr	plan;
 
 	nargs = get_attnum(audit_relid, "new_value") != InvalidAttrNumber ?
@@ -258,6 +278,8 @@ prepare_insert(void)
 		SPI_freeplan(insert_plan);
 		insert_plan = NULL;
 	}
+	for (i = 0; i < nargs; i++)
+		argtypes[i] = binds[i].type;
 	plan = SPI_prepare(nargs == INSERT_NARGS ? insert_sql : insert_sql_1_0,
 					   nargs, argtypes);
 	if (plan == NULL)
