@@ -69,14 +69,25 @@ describe_relation(Oid relid, AttrNumber attnum, GuardAction action, bool views)
 	target->objid = relid;
 	target->attnum = attnum > 0 ? attnum : 0;
 	target->temporary = (form->relpersistence == RELPERSISTENCE_TEMP);
-	nspname = get_namespace_name(form->relnamespace);
-	target->name = quote_qualified_identifier(nspname, NameStr(form->relname));
+
+	/*
+	 * A temporary table loses nothing whatever else is true of it: it is
+	 * never named in a message or a record, so describe it no further.
+	 * Routine work on temporary tables is the commonest utility statement
+	 * guard sees.
+	 */
+	if (target->temporary)
+	{
+		target->name = pstrdup(NameStr(form->relname));
+		ReleaseSysCache(tuple);
+		return target;
+	}
+
 	nspid = form->relnamespace;
 	is_partition = form->relispartition;
+	nspname = get_namespace_name(nspid);
+	target->name = quote_qualified_identifier(nspname, NameStr(form->relname));
 	ReleaseSysCache(tuple);
-
-	if (GUARD_OP(target->action) & GUARD_OPS_ALL)
-		target->exempt = guard_exempt_ops(relid, nspid, is_partition);
 
 	if (attnum > 0)
 	{
@@ -95,6 +106,10 @@ describe_relation(Oid relid, AttrNumber attnum, GuardAction action, bool views)
 			(rel->rd_createSubid != InvalidSubTransactionId);
 		RelationClose(rel);
 	}
+
+	/* Labels matter only for what would otherwise be protected. */
+	if (!target->created_here && (GUARD_OP(target->action) & GUARD_OPS_ALL))
+		target->exempt = guard_exempt_ops(relid, nspid, is_partition);
 
 	return target;
 }

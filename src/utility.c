@@ -184,7 +184,7 @@ append_relation(List *targets, Oid relid, GuardAction action,
 	if (target != NULL && !guard_target_member(target, targets))
 		targets = lappend(targets, target);
 
-	if (with_inheritors)
+	if (with_inheritors && has_subclass(relid))
 	{
 		List	   *children = find_all_inheritors(relid, NoLock, NULL);
 		ListCell   *lc;
@@ -325,7 +325,7 @@ describe_truncate(TruncateStmt *stmt)
 
 		if (!OidIsValid(relid))
 			continue;
-		if (rv->inh)
+		if (rv->inh && has_subclass(relid))
 			relids = list_concat_unique_oid(relids,
 											find_all_inheritors(relid, NoLock, NULL));
 		else
