@@ -308,8 +308,8 @@ append_json_text(StringInfo buf, const char *key, const char *value)
  * row the writer committed (with its id), "guard audit fallback:" with the
  * reason for one that is only here.
  */
-void
-guard_log_row(const GuardRow *row, int64 id, const char *failure)
+static void
+log_row(const GuardRow *row, int64 id, const char *failure)
 {
 	StringInfoData buf;
 	ListCell   *lc;
@@ -528,12 +528,12 @@ guard_audit_record(const GuardAttempt *attempt, const GuardDecision *decision)
 
 	build_row(attempt, decision, &row);
 	if (queue_and_wait(&row, &id, failure, sizeof(failure)))
-		guard_log_row(&row, id, NULL);
+		log_row(&row, id, NULL);
 	else
 	{
 		if (guard_shared != NULL)
 			pg_atomic_fetch_add_u64(&guard_shared->fallback, 1);
-		guard_log_row(&row, 0, failure);
+		log_row(&row, 0, failure);
 	}
 }
 

@@ -83,8 +83,8 @@ parse_ops(const char *label, GuardOps *ops, char **bad)
 }
 
 /* The canonical text of a set of operations, "drop,truncate". */
-char *
-guard_ops_string(GuardOps ops)
+static char *
+ops_string(GuardOps ops)
 {
 	StringInfoData buf;
 	int			i;
@@ -200,8 +200,8 @@ guard_object_relabel(const ObjectAddress *object, const char *seclabel)
 	attempt.command = "SECURITY LABEL";
 	attempt.statement = debug_query_string;
 	attempt.targets = list_make1(target);
-	attempt.old_value = old_ops ? guard_ops_string(old_ops) : NULL;
-	attempt.new_value = new_ops ? guard_ops_string(new_ops) : NULL;
+	attempt.old_value = old_ops ? ops_string(old_ops) : NULL;
+	attempt.new_value = new_ops ? ops_string(new_ops) : NULL;
 	if (target->action == GUARD_ACTION_WEAKEN)
 		attempt.detail = psprintf("The statement would exempt %s from protection.",
 								  attempt.new_value);

@@ -250,7 +250,6 @@ extern GuardTarget *guard_target_database(Oid dbid);
 extern List *guard_targets_in_schema(Oid nspid);
 extern List *guard_targets_owned_by(Oid roleid);
 extern List *guard_targets_of_extension(Oid extid);
-extern bool guard_target_equal(const GuardTarget *a, const GuardTarget *b);
 extern bool guard_target_member(const GuardTarget *target, List *targets);
 extern char *guard_statement_text(const char *source, int location, int len);
 extern char *guard_targets_message(List *targets);
@@ -259,7 +258,6 @@ extern char *guard_targets_message(List *targets);
 #define GUARD_LABEL_PROVIDER "guard"
 extern void guard_exemption_init(void);
 extern GuardOps guard_exempt_ops(Oid relid, Oid nspid, bool is_partition);
-extern char *guard_ops_string(GuardOps ops);
 
 /* policy.c: the rules */
 extern bool guard_policy_active(void);
@@ -279,7 +277,6 @@ extern void guard_audit_record(const GuardAttempt *attempt,
 							   const GuardDecision *decision);
 extern const char *guard_writer_state_name(GuardWriterState state);
 extern void guard_record_unpack(const GuardRecord *record, GuardRow *row);
-extern void guard_log_row(const GuardRow *row, int64 id, const char *failure);
 extern int	guard_queue_take(GuardSlot **slots, int max);
 extern void guard_queue_finish(GuardSlot *slot, int64 id, const char *failure);
 extern void guard_writer_publish(GuardWriterState state, Oid audit_relid);

@@ -242,8 +242,8 @@ guard_targets_of_extension(Oid extid)
 	return targets;
 }
 
-bool
-guard_target_equal(const GuardTarget *a, const GuardTarget *b)
+static bool
+target_equal(const GuardTarget *a, const GuardTarget *b)
 {
 	return a->kind == b->kind && a->objid == b->objid &&
 		a->attnum == b->attnum;
@@ -256,7 +256,7 @@ guard_target_member(const GuardTarget *target, List *targets)
 
 	foreach(lc, targets)
 	{
-		if (guard_target_equal(target, (GuardTarget *) lfirst(lc)))
+		if (target_equal(target, (GuardTarget *) lfirst(lc)))
 			return true;
 	}
 	return false;

@@ -20,8 +20,10 @@
  * the statement ends, before it returns.  A refusal there aborts the
  * transaction, so none of it is ever committed.
  *
- * The hook also refuses the two ways of setting guard's own settings that
- * the settings' check hooks cannot tell apart (see check_settings_stmt).
+ * The hook also hands changes to guard's own settings (ALTER SYSTEM,
+ * ALTER DATABASE/ROLE ... SET) to config.c, so that each leaves a record,
+ * and refuses the two ways of setting them that the settings' check hooks
+ * cannot tell apart (see check_settings_stmt).
  *
  *-------------------------------------------------------------------------
  */

@@ -470,6 +470,7 @@ guard_writer_main(Datum main_arg)
 	GuardSlot **batch;
 	GuardWriterState state = GUARD_WRITER_STARTING;
 	char		failure[128];
+	uint32		idle_event = 0;
 
 	guard_is_writer = true;
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -535,9 +536,11 @@ guard_writer_main(Datum main_arg)
 			continue;
 		}
 
+		if (idle_event == 0)
+			idle_event = GUARD_WAIT_EVENT("GuardWriterIdle");
 		(void) WaitLatch(MyLatch,
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 state == GUARD_WRITER_READY ? 60000L : 500L,
-						 PG_WAIT_EXTENSION);
+						 idle_event);
 	}
 }
