@@ -36,15 +36,7 @@
 static int
 environment_rank(const char *value)
 {
-	if (value == NULL)
-		return -1;
-	if (pg_strcasecmp(value, "production") == 0)
-		return GUARD_ENV_PRODUCTION;
-	if (pg_strcasecmp(value, "staging") == 0)
-		return GUARD_ENV_STAGING;
-	if (pg_strcasecmp(value, "development") == 0)
-		return GUARD_ENV_DEVELOPMENT;
-	return -1;
+	return value ? guard_parse_environment(value) : -1;
 }
 
 /* The value stored for a setting by ALTER DATABASE/ROLE, or NULL. */
@@ -209,6 +201,19 @@ describe_change(VariableSetStmt *set, bool system, Oid dbid, Oid roleid,
 
 	attempt->new_value = (set->kind == VAR_SET_VALUE) ?
 		ExtractSetVariableArgs(set) : NULL;
+
+	/*
+	 * A value that is no environment name means production when it comes
+	 * from the configuration file; typed in ALTER SYSTEM, it is an error.
+	 */
+	if (system && attempt->new_value != NULL &&
+		pg_strcasecmp(name, "guard.environment") == 0 &&
+		environment_rank(attempt->new_value) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for parameter \"%s\": \"%s\"",
+						name, attempt->new_value),
+				 errhint("Valid values are \"development\", \"staging\" and \"production\".")));
 	attempt->old_value = system ?
 		GetConfigOptionByName(name, NULL, true) :
 		stored_value(dbid, roleid, name);

@@ -42,12 +42,8 @@ int			guard_max_rows = 0;
 /* True in the audit writer, whose own statements guard never examines. */
 bool		guard_is_writer = false;
 
-static const struct config_enum_entry environment_options[] = {
-	{"development", GUARD_ENV_DEVELOPMENT, false},
-	{"staging", GUARD_ENV_STAGING, false},
-	{"production", GUARD_ENV_PRODUCTION, false},
-	{NULL, 0, false}
-};
+/* The text of guard.environment; guard_environment is what C code reads. */
+static char *guard_environment_text = NULL;
 
 /*
  * An override is bound to the transaction that set it: its GUC "extra"
@@ -114,27 +110,91 @@ refuse_from_session(const char *name, GucSource source)
 	return true;
 }
 
-static bool
-check_environment(int *newval, void **extra, GucSource source)
+/* An environment name, in any case, as PostgreSQL reads enums; -1 if none. */
+int
+guard_parse_environment(const char *value)
 {
-	return refuse_from_session("guard.environment", source);
+	static const GuardEnvironment all[] = {
+		GUARD_ENV_DEVELOPMENT, GUARD_ENV_STAGING, GUARD_ENV_PRODUCTION
+	};
+	int			i;
+
+	for (i = 0; i < lengthof(all); i++)
+	{
+		if (pg_strcasecmp(value, guard_environment_name(all[i])) == 0)
+			return all[i];
+	}
+	return -1;
+}
+
+/*
+ * guard.environment is a string so that a value which is no environment
+ * name can be answered with production: from the configuration file (at
+ * start or at a reload) or from a value ALTER DATABASE/ROLE stored before
+ * guard was loaded, a typo must not switch protection off.  Where a person
+ * is typing it (ALTER DATABASE/ROLE, and ALTER SYSTEM, checked in
+ * config.c), it is an error instead.
+ */
+static bool
+check_environment(char **newval, void **extra, GucSource source)
+{
+	int			env;
+	char	   *canonical;
+	int		   *binding;
+
+	if (!refuse_from_session("guard.environment", source))
+		return false;
+
+	env = guard_parse_environment(*newval);
+	if (env < 0)
+	{
+		if (source == PGC_S_TEST)
+		{
+			GUC_check_errhint("Valid values are \"development\", \"staging\" and \"production\".");
+			return false;
+		}
+		/* The postmaster reports a configuration value once for all. */
+		if (!IsUnderPostmaster || source >= PGC_S_GLOBAL)
+			ereport(WARNING,
+					(errmsg("guard: invalid value \"%s\" for \"guard.environment\", using \"production\"",
+							*newval),
+					 errhint("Valid values are \"development\", \"staging\" and \"production\".")));
+		env = GUARD_ENV_PRODUCTION;
+	}
+
+	canonical = strdup(guard_environment_name(env));
+	binding = (int *) malloc(sizeof(int));
+	if (canonical == NULL || binding == NULL)
+	{
+		free(canonical);
+		free(binding);
+		return false;
+	}
+	free(*newval);
+	*newval = canonical;
+	*binding = env;
+	*extra = binding;
+	return true;
+}
+
+static void
+assign_environment(const char *newval, void *extra)
+{
+	int			env = *(int *) extra;
+
+	/* The postmaster alone reports a change, once for the whole server. */
+	if (settings_loaded && !IsUnderPostmaster && env != guard_environment)
+		ereport(LOG,
+				(errmsg("guard: environment changed from \"%s\" to \"%s\"",
+						guard_environment_name(guard_environment),
+						guard_environment_name(env))));
+	guard_environment = env;
 }
 
 static bool
 check_max_rows(int *newval, void **extra, GucSource source)
 {
 	return refuse_from_session("guard.max_rows", source);
-}
-
-static void
-assign_environment(int newval, void *extra)
-{
-	/* The postmaster alone reports a change, once for the whole server. */
-	if (settings_loaded && !IsUnderPostmaster && newval != guard_environment)
-		ereport(LOG,
-				(errmsg("guard: environment changed from \"%s\" to \"%s\"",
-						guard_environment_name(guard_environment),
-						guard_environment_name(newval))));
 }
 
 static bool
@@ -191,42 +251,17 @@ show_override(void)
 static void
 define_settings(void)
 {
-	const char *configured;
-	char	   *pending = NULL;
-
-	/*
-	 * A value that is not an environment name is rejected with a WARNING
-	 * when the setting is defined, which would leave the default,
-	 * development.  A typo must not switch protection off, so such a value
-	 * is read first and answered with production below.
-	 */
-	configured = GetConfigOption("guard.environment", true, false);
-	if (configured != NULL)
-		pending = pstrdup(configured);
-
-	DefineCustomEnumVariable("guard.environment",
-							 "Marks the environment this server belongs to.",
-							 "In production, statements that would destroy table data are refused; "
-							 "in staging they run with a warning; in development they run. "
-							 "It cannot be changed from a session.",
-							 &guard_environment,
-							 GUARD_ENV_DEVELOPMENT,
-							 environment_options,
-							 PGC_SUSET,
-							 GUC_REPORT,
-							 check_environment, assign_environment, NULL);
-
-	if (pending != NULL &&
-		strcmp(pending, guard_environment_name(guard_environment)) != 0 &&
-		pg_strcasecmp(pending, guard_environment_name(guard_environment)) != 0)
-	{
-		ereport(WARNING,
-				(errmsg("guard: invalid value \"%s\" for \"guard.environment\", using \"production\"",
-						pending),
-				 errhint("Valid values are \"development\", \"staging\" and \"production\".")));
-		SetConfigOption("guard.environment", "production",
-						PGC_POSTMASTER, PGC_S_FILE);
-	}
+	DefineCustomStringVariable("guard.environment",
+							   "Marks the environment this server belongs to: development, staging or production.",
+							   "In production, statements that would destroy table data are refused; "
+							   "in staging they run with a warning; in development they run. "
+							   "It cannot be changed from a session; a value that is no environment name "
+							   "in the configuration means production.",
+							   &guard_environment_text,
+							   "development",
+							   PGC_SUSET,
+							   GUC_REPORT,
+							   check_environment, assign_environment, NULL);
 
 	DefineCustomStringVariable("guard.override",
 							   "Allows destructive statements in production for the current transaction.",

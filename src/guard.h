@@ -225,6 +225,7 @@ extern bool guard_audit_development;
 extern int	guard_max_rows;
 extern bool guard_is_writer;
 extern const char *guard_environment_name(GuardEnvironment environment);
+extern int	guard_parse_environment(const char *value);
 extern const char *guard_override_reason(void);
 
 /* utility.c: the ProcessUtility hook */
