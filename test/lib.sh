@@ -65,3 +65,7 @@ copy_for_server_user() {
 	is_root && chown -R postgres: "$dir"
 	echo "$dir"
 }
+
+# test/benchmark: valgrind for the instruction counts, libpq-dev for its
+# refusal client, Debian's python3 for its reports.
+BENCH_PACKAGES=("${BUILD_PACKAGES[@]}" valgrind libpq-dev python3)
