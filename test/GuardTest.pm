@@ -65,7 +65,7 @@ use Time::HiRes ();
 
 push @EXPORT, qw(writer_pid refusal_script start_client finish_client
   refusals_seen audit_markers audit_log_records check_recorded
-  refuse_timed);
+  refuse_timed check_committed);
 
 # The pid of the audit writer as pg_stat_activity shows it, '' if none.
 sub writer_pid
@@ -203,8 +203,8 @@ sub audit_log_records
 # {marker => [reasons]}, logged => {marker => [ids]} }.
 sub check_recorded
 {
-	my ($node, $seen, $re, $offset, $name) = @_;
-	my $table = audit_markers($node, $re);
+	my ($node, $seen, $re, $offset, $name, $auditdb) = @_;
+	my $table = audit_markers($node, $re, $auditdb);
 	my ($committed, $fallback) = audit_log_records($node, $offset);
 	my (%fallback, %logged);
 
@@ -340,6 +340,30 @@ sub storm_seen
 		$seen{cut}++ if slurp_file($err) =~ $lost;
 	}
 	return \%seen;
+}
+
+
+# A refusal of $sql in database $db that is a row of guard.audit (in
+# $auditdb) by the time the client sees it, with a "guard audit:" line
+# carrying the row's id and no fallback line.  The statement carries
+# "/* $marker */".
+sub check_committed
+{
+	my ($node, $db, $auditdb, $sql, $marker, $name) = @_;
+	my $offset = -s $node->logfile;
+	my ($ret, $out, $err) = $node->psql($db, $sql);
+	like($err, qr/ERROR:  guard: [A-Z ]+ of "public\.victim(_\d)?" refused in production/,
+		"$name: refused");
+	my $id = $node->safe_psql($auditdb,
+		"SELECT string_agg(id::text, ',') FROM guard.audit"
+		  . " WHERE statement LIKE '%/* $marker */%' AND database = '$db'");
+	like($id, qr/^\d+$/, "$name: one row in guard.audit");
+	my ($committed, $fallback) = audit_log_records($node, $offset);
+	my @ids = map { $_->{id} }
+	  grep { ($_->{statement} // '') =~ /\Q$marker\E(?!\d)/ } @$committed;
+	is("@ids", $id, "$name: the log line has the row's id");
+	is(scalar(grep { ($_->{statement} // '') =~ /\Q$marker\E(?!\d)/ } @$fallback),
+		0, "$name: no fallback line");
 }
 
 1;

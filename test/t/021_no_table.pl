@@ -38,26 +38,6 @@ sub check_fallback
 	  or diag(explain($mine[0]));
 }
 
-# A refusal that is a row of guard.audit when the client sees it, and a
-# "guard audit:" line with the row's id.
-sub check_committed
-{
-	my ($node, $db, $auditdb, $sql, $marker, $name) = @_;
-	my $offset = -s $node->logfile;
-	my ($ret, $out, $err) = $node->psql($db, $sql);
-	like($err, qr/ERROR:  guard: [A-Z ]+ of "public\.victim" refused in production/,
-		"$name: refused");
-	my $id = $node->safe_psql($auditdb,
-		"SELECT string_agg(id::text, ',') FROM guard.audit WHERE statement LIKE '%$marker%' AND database = '$db'");
-	like($id, qr/^\d+$/, "$name: one row in guard.audit");
-	my ($committed, $fallback) = audit_log_records($node, $offset);
-	my @ids = map { $_->{id} }
-	  grep { ($_->{statement} // '') =~ /\Q$marker\E(?!\d)/ } @$committed;
-	is("@ids", $id, "$name: the log line has the row's id");
-	is(scalar(grep { ($_->{statement} // '') =~ /\Q$marker\E(?!\d)/ } @$fallback),
-		0, "$name: no fallback line");
-}
-
 # The writer has published what it found: it waits on its latch.
 sub wait_for_writer_idle
 {

@@ -35,48 +35,6 @@ sub check_fallback
 	return $mine[0]{fallback};
 }
 
-# A refusal that is a row of guard.audit (in $auditdb) when the client sees
-# it, and a "guard audit:" line with the row's id.
-sub check_committed
-{
-	my ($node, $auditdb, $sql, $marker, $name) = @_;
-	my $offset = -s $node->logfile;
-	my ($ret, $out, $err) = $node->psql('postgres', $sql);
-	like($err, $refused, "$name: refused");
-	my $id = $node->safe_psql($auditdb,
-		"SELECT string_agg(id::text, ',') FROM guard.audit WHERE statement LIKE '%$marker */'");
-	like($id, qr/^\d+$/, "$name: one row in guard.audit");
-	my ($committed, $fallback) = audit_log_records($node, $offset);
-	my @ids = map { $_->{id} }
-	  grep { ($_->{statement} // '') =~ /\Q$marker\E(?!\d)/ } @$committed;
-	is("@ids", $id, "$name: the log line has the row's id");
-	is(scalar(grep { ($_->{statement} // '') =~ /\Q$marker\E(?!\d)/ } @$fallback),
-		0, "$name: no fallback line");
-}
-
-# check_recorded, with guard.audit in database $auditdb.
-sub check_recorded_in
-{
-	my ($node, $auditdb, $seen, $re, $offset, $name) = @_;
-	my $table = audit_markers($node, $re, $auditdb);
-	my ($committed, $fallback) = audit_log_records($node, $offset);
-	my %fallback;
-	foreach my $rec (@$fallback)
-	{
-		next unless ($rec->{statement} // '') =~ /($re)/;
-		push @{ $fallback{$1} }, $rec->{fallback};
-	}
-	my @neither = grep { !$table->{$_} && !$fallback{$_} } @$seen;
-	is(scalar(@neither), 0,
-		"$name: every refusal (" . scalar(@$seen)
-		  . ") is in guard.audit or a fallback line")
-	  or diag("in neither: @neither");
-	my @twice = grep { $table->{$_} > 1 } sort keys %$table;
-	is(scalar(@twice), 0, "$name: no refusal is twice in guard.audit")
-	  or diag("twice: @twice");
-	return { table => $table, fallback => \%fallback };
-}
-
 # A psql client refused $count times on victim_$c, to the end.
 sub run_client
 {
@@ -148,7 +106,7 @@ sub check_intact
 # slot.  The writer is then never registered: every refusal goes to the
 # log at once.
 my $node = setup_node('worker_slots', '', 'postgres');
-check_committed($node, 'postgres', 'DROP TABLE victim /* ws-0 */', 'ws-0', 'workers: before');
+check_committed($node, 'postgres', 'postgres', 'DROP TABLE victim /* ws-0 */', 'ws-0', 'workers: before');
 
 foreach my $n (0, 1)
 {
@@ -200,7 +158,7 @@ foreach my $n (0, 1)
 $node->append_conf('postgresql.conf', "max_worker_processes = 8\n");
 $node->restart;
 wait_for_writer($node);
-check_committed($node, 'postgres', 'DROP TABLE victim /* ws-after */', 'ws-after',
+check_committed($node, 'postgres', 'postgres', 'DROP TABLE victim /* ws-after */', 'ws-after',
 	'workers: once there is a slot again');
 check_intact($node, 'workers');
 $node->stop;
@@ -212,7 +170,7 @@ $node->stop;
 # and each one after it, cannot connect; renaming the database back lets
 # the next one in.
 $node = setup_node('audit_db_renamed', "guard.database = 'auditdb'\n", 'auditdb');
-check_committed($node, 'auditdb', 'DROP TABLE victim /* ren-0 */', 'ren-0', 'rename: before');
+check_committed($node, 'postgres', 'auditdb', 'DROP TABLE victim /* ren-0 */', 'ren-0', 'rename: before');
 
 my $offset = -s $node->logfile;
 my $count = 50;
@@ -260,8 +218,8 @@ $clients_refused->($node->safe_psql('auditdb', 'SELECT max(id) FROM guard.audit'
 stop_storm(@clients);
 
 my @seen = ('ren-1', storm_refusals('rename', $count, @clients));
-my $found = check_recorded_in($node, 'auditdb', \@seen, qr/ren-(?:c\d+-g\d+-)?\d+/, $offset,
-	'rename');
+my $found = check_recorded($node, \@seen, qr/ren-(?:c\d+-g\d+-)?\d+/, $offset,
+	'rename', 'auditdb');
 my $reasons = fallback_reasons($found, @seen);
 my @other_reasons = grep { !/^the audit writer (is stopped|is starting|stopped)$/ } keys %$reasons;
 is(scalar(@other_reasons), 0, 'rename: each fallback line says the writer is not running')
@@ -272,7 +230,7 @@ note(sprintf('rename: %d refusals seen, %d in guard.audit, %d fallback lines; fa
 		scalar(@seen), scalar(grep { $found->{table}{$_} } @seen),
 		scalar(grep { $found->{fallback}{$_} } @seen),
 		join('; ', map { "$_: $reasons->{$_}" } sort keys %$reasons)));
-check_committed($node, 'auditdb', 'DROP TABLE victim /* ren-after */', 'ren-after',
+check_committed($node, 'postgres', 'auditdb', 'DROP TABLE victim /* ren-after */', 'ren-after',
 	'rename: after');
 is($node->safe_psql('auditdb', 'SELECT writer_state FROM guard.status()'), 'ready',
 	'rename: guard.status() says the writer is ready');
@@ -294,7 +252,7 @@ my ($ret, $out, $err) =
   $node->psql('postgres', 'ALTER TABLE guard.audit SET TABLESPACE audit_ts');
 is($ret, 0, 'unwritable: guard.audit moves to another tablespace without an override')
   or diag($err);
-check_committed($node, 'postgres', 'DROP TABLE victim /* wf-0 */', 'wf-0',
+check_committed($node, 'postgres', 'postgres', 'DROP TABLE victim /* wf-0 */', 'wf-0',
 	'unwritable: in the new tablespace');
 $node->restart;
 wait_for_writer($node);
@@ -333,7 +291,7 @@ $found = check_recorded($node, \@seen, qr/wf-(?:c\d+-g\d+-)?\d+/, $offset, 'unwr
 is(scalar(grep { $found->{table}{$_} } @seen), 0, 'unwritable: none is in guard.audit');
 is(scalar(grep { !(($found->{fallback}{$_}[0] // '') =~ $writer_error) } @seen), 0,
 	"unwritable: each is a fallback line with the writer's error");
-check_committed($node, 'postgres', 'DROP TABLE victim /* wf-after */', 'wf-after',
+check_committed($node, 'postgres', 'postgres', 'DROP TABLE victim /* wf-after */', 'wf-after',
 	'unwritable: once the directory is accessible again');
 is($node->safe_psql('postgres', 'SELECT writer_state, rows_failed FROM guard.status()'),
 	'ready|' . scalar(@seen), 'unwritable: the writer is ready and fails no more rows');
