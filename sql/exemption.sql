@@ -85,6 +85,15 @@ WHERE s.kind = 'dml' OR NOT r.dml_only
 ORDER BY r.route, s.stmt;
 SET search_path = exemption_t, public;
 
+-- A label on a table created in the same transaction exempts nothing older:
+-- no override needed (a migration, a restore in one transaction).
+BEGIN;
+CREATE TABLE new_stage (id int);
+SECURITY LABEL FOR guard ON TABLE new_stage IS 'truncate';
+COMMIT;
+SELECT command, objects, verdict, new_value FROM guard.audit
+WHERE objects = '{exemption_t.new_stage}';
+
 -- Narrowing or removing an exemption needs no override, and is recorded.
 SECURITY LABEL FOR guard ON TABLE stage IS 'truncate';
 SECURITY LABEL FOR guard ON TABLE stage IS NULL;

@@ -189,12 +189,18 @@ guard_object_relabel(const ObjectAddress *object, const char *seclabel)
 	if (target == NULL)
 		return;
 
-	/* The label outlives this transaction, whatever the table. */
+	/*
+	 * Exempting more weakens protection, except on a table created in this
+	 * transaction, which holds nothing older (a migration that creates a
+	 * staging table with its label, a restore in one transaction).  Either
+	 * way the change is recorded.
+	 */
+	target->action = ((new_ops & ~old_ops) != 0 && !target->created_here) ?
+		GUARD_ACTION_WEAKEN : GUARD_ACTION_CHANGE;
 	target->created_here = false;
 	target->temporary = false;
 	target->exempt = 0;
 	target->kind = GUARD_TARGET_SETTING;
-	target->action = (new_ops & ~old_ops) != 0 ? GUARD_ACTION_WEAKEN : GUARD_ACTION_CHANGE;
 
 	memset(&attempt, 0, sizeof(attempt));
 	attempt.command = "SECURITY LABEL";

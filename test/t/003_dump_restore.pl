@@ -49,6 +49,7 @@ $node->command_ok([ 'pg_dump', '-Fc', '--exclude-schema=kept', '-f', $dump, '-d'
 
 # pg_restore --clean: every DROP is refused, nothing is replaced.
 my ($stdout, $stderr);
+my ($ret, $out, $err);
 my $ok = IPC::Run::run([ 'pg_restore', '--clean', '-d', $node->connstr('app'), $dump ],
 	'>', \$stdout, '2>', \$stderr);
 ok(!$ok, 'pg_restore --clean reports errors');
@@ -111,6 +112,40 @@ is($node->safe_psql('postgres', q{
 	WHERE verdict = 'blocked' AND (database = 'app' OR objects = '{app}')}),
 	'dropdb: DROP DATABASE, pg_restore: DROP TABLE, psql: DROP TABLE',
 	'each client program is recorded');
+
+# An exemption, a security label, comes back with a restored dump.
+$node->safe_psql('app', q{
+	CREATE TABLE stage (id int);
+	INSERT INTO stage VALUES (1), (2);
+	BEGIN;
+	SET LOCAL guard.override = 'ETL-1: stage is emptied nightly';
+	SECURITY LABEL FOR guard ON TABLE stage IS 'truncate';
+	COMMIT;
+});
+my $app_dump = "$tmp/app_labels.dump";
+$node->command_ok([ 'pg_dump', '-Fc', '--exclude-schema=kept', '-f', $app_dump,
+		'-d', $node->connstr('app') ], 'pg_dump of a database with an exemption');
+# A restore statement by statement: each label would exempt an existing
+# table, and widening an exemption in production needs the override.
+$node->safe_psql('postgres', 'CREATE DATABASE app_plain');
+$ok = IPC::Run::run([ 'pg_restore', '-d', $node->connstr('app_plain'), $app_dump ],
+	'>', \$stdout, '2>', \$stderr);
+like($stderr, qr/guard: SECURITY LABEL of "public\.stage" refused in production/,
+	'a restore statement by statement cannot restore the exemption');
+is($node->safe_psql('app_plain', 'SELECT count(*) FROM stage'), '2',
+	'but restores the table');
+# In one transaction, the label goes on a table created in it: restored.
+$node->safe_psql('postgres', 'CREATE DATABASE app_copy');
+$node->command_ok([ 'pg_restore', '--single-transaction', '-d', $node->connstr('app_copy'), $app_dump ],
+	'a restore in one transaction restores everything');
+is($node->safe_psql('app_copy',
+		"SELECT label FROM pg_seclabels WHERE provider = 'guard' AND objname = 'stage'"),
+	'truncate', 'the label is restored');
+($ret, $out, $err) = $node->psql('app_copy', 'TRUNCATE stage');
+is($ret, 0, 'and the restored table is exempt: TRUNCATE runs in production');
+($ret, $out, $err) = $node->psql('app_copy', 'DROP TABLE stage');
+like($err, qr/guard: DROP TABLE of "public\.stage" refused in production/,
+	'for what the label says only');
 
 # A dump of the audit database keeps the audit rows.
 my $rows = $node->safe_psql('postgres', 'SELECT count(*) FROM guard.audit');

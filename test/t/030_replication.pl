@@ -52,6 +52,20 @@ like($err, qr/cannot execute DROP TABLE in a read-only transaction/,
 like($err, qr/cannot execute DELETE in a read-only transaction/,
 	'a DELETE too');
 
+# An exemption labelled on the primary replicates with the catalog.
+$primary->safe_psql('postgres', q{
+	CREATE TABLE stage (id int);
+	INSERT INTO stage VALUES (1), (2);
+	BEGIN;
+	SET LOCAL guard.override = 'REP-2: stage is emptied nightly';
+	SECURITY LABEL FOR guard ON TABLE stage IS 'truncate';
+	COMMIT;
+});
+$primary->wait_for_catchup($standby);
+is($standby->safe_psql('postgres',
+		"SELECT label FROM pg_seclabels WHERE provider = 'guard' AND objname = 'stage'"),
+	'truncate', 'the exemption label replicated');
+
 # Recovery replays whatever the primary did, overrides included.
 $primary->safe_psql('postgres', q{
 	CREATE TABLE legacy (id int);
@@ -88,6 +102,11 @@ is($standby->safe_psql('postgres',
 	'1', 'the refusal is in the audit table it inherited');
 is($standby->safe_psql('postgres', "SELECT count(*) - $inherited FROM guard.audit"),
 	'2', 'after the inherited rows');
+($ret, $out, $err) = $standby->psql('postgres', 'TRUNCATE stage');
+is($ret, 0, 'the promoted standby applies the replicated exemption');
+is($standby->safe_psql('postgres',
+		"SELECT verdict FROM guard.audit WHERE command = 'TRUNCATE TABLE' AND objects = '{public.stage}'"),
+	'allowed', 'and records it as allowed');
 is($standby->safe_psql('postgres', 'SELECT count(*) FROM score'), '900',
 	'nothing was lost in the failover');
 
