@@ -49,9 +49,7 @@
 GuardShared *guard_shared = NULL;
 
 /* Saved hook values, to chain to. */
-#ifdef GUARD_HAVE_SHMEM_REQUEST_HOOK
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
-#endif
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 static const char *const field_names[GUARD_NFIELDS] = {
@@ -85,21 +83,13 @@ shared_size(void)
 }
 
 static void
-request_shmem(void)
-{
-	RequestAddinShmemSpace(shared_size());
-	RequestNamedLWLockTranche("guard", 1);
-}
-
-#ifdef GUARD_HAVE_SHMEM_REQUEST_HOOK
-static void
 guard_shmem_request(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	request_shmem();
+	RequestAddinShmemSpace(shared_size());
+	RequestNamedLWLockTranche("guard", 1);
 }
-#endif
 
 static void
 guard_shmem_startup(void)
@@ -129,12 +119,8 @@ guard_shmem_startup(void)
 void
 guard_audit_init(void)
 {
-#ifdef GUARD_HAVE_SHMEM_REQUEST_HOOK
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = guard_shmem_request;
-#else
-	request_shmem();
-#endif
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = guard_shmem_startup;
 }

@@ -2,7 +2,7 @@
  *
  * compat.h
  *		Every difference between the PostgreSQL versions guard compiles
- *		against (13 to 18).  No other file tests PG_VERSION_NUM.
+ *		against (15 to 19).  No other file tests PG_VERSION_NUM.
  *
  *-------------------------------------------------------------------------
  */
@@ -11,53 +11,43 @@
 
 #include "postgres.h"
 
+#include "executor/instrument.h"
 #include "storage/proc.h"
+#include "tcop/tcopprot.h"
 #include "tcop/utility.h"
 #include "utils/guc.h"
-
-#if PG_VERSION_NUM < 130000
-#error "guard needs PostgreSQL 13 or later"
-#endif
+#include "utils/wait_event.h"
 
 /*
- * ProcessUtility gained readOnlyTree in 14.  The hook is declared through
- * these macros so that its body is the same everywhere.
+ * get_database_oid() and get_database_name() are declared by
+ * catalog/pg_database.h and utils/lsyscache.h since 19; before, by
+ * commands/dbcommands.h.
  */
-#if PG_VERSION_NUM >= 140000
-#define GUARD_UTILITY_PARAMS \
-	PlannedStmt *pstmt, const char *queryString, bool readOnlyTree, \
-	ProcessUtilityContext context, ParamListInfo params, \
-	QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc
-#define GUARD_UTILITY_ARGS \
-	pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc
+#if PG_VERSION_NUM >= 190000
+#include "catalog/pg_database.h"
+#include "utils/lsyscache.h"
 #else
-#define GUARD_UTILITY_PARAMS \
-	PlannedStmt *pstmt, const char *queryString, \
-	ProcessUtilityContext context, ParamListInfo params, \
-	QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc
-#define GUARD_UTILITY_ARGS \
-	pstmt, queryString, context, params, queryEnv, dest, qc
+#include "commands/dbcommands.h"
 #endif
 
-/* MarkGUCPrefixReserved() replaced EmitWarningsOnPlaceholders() in 15. */
 #if PG_VERSION_NUM < 150000
-#define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)
+#error "guard needs PostgreSQL 15 or later"
 #endif
 
 /*
- * Shared memory is requested from shmem_request_hook since 15; before, from
- * _PG_init itself.
+ * A GUC's value and its "extra" belong to the GUC module, which allocates
+ * them with guc_malloc() since 16 and with plain malloc() before; a check
+ * hook that replaces or frees one must use the same allocator.  LOG: a
+ * check hook reports running out of memory by returning false.
  */
-#if PG_VERSION_NUM >= 150000
-#define GUARD_HAVE_SHMEM_REQUEST_HOOK 1
-#endif
-
-/* GRANT SET ON PARAMETER exists since 15; before, superusers only. */
-#if PG_VERSION_NUM >= 150000
-#define GUARD_MAY_SET(name) \
-	(superuser() || pg_parameter_aclcheck((name), GetUserId(), ACL_SET) == ACLCHECK_OK)
+#if PG_VERSION_NUM >= 160000
+#define guard_guc_malloc(size) guc_malloc(LOG, (size))
+#define guard_guc_strdup(str) guc_strdup(LOG, (str))
+#define guard_guc_free(ptr) guc_free(ptr)
 #else
-#define GUARD_MAY_SET(name) superuser()
+#define guard_guc_malloc(size) malloc(size)
+#define guard_guc_strdup(str) strdup(str)
+#define guard_guc_free(ptr) free(ptr)
 #endif
 
 /* The local transaction id moved into PGPROC.vxid in 17. */
@@ -67,34 +57,6 @@
 #define GUARD_MY_LXID (MyProc->lxid)
 #endif
 
-/*
- * ModifyTable has one subplan since 14 (the rows to change, for every
- * result relation at once); before, one per result relation.
- */
-#if PG_VERSION_NUM >= 140000
-#define GUARD_MODIFY_NSUBPLANS(mt) 1
-#define GUARD_MODIFY_SUBPLAN(mt, i) outerPlan(mt)
-#else
-#define GUARD_MODIFY_NSUBPLANS(mt) list_length((mt)->plans)
-#define GUARD_MODIFY_SUBPLAN(mt, i) ((Plan *) list_nth((mt)->plans, (i)))
-#endif
-
-/* raw_parser() takes a mode since 14. */
-#if PG_VERSION_NUM >= 140000
-#define GUARD_RAW_PARSE(str) raw_parser((str), RAW_PARSE_DEFAULT)
-#else
-#define GUARD_RAW_PARSE(str) raw_parser(str)
-#endif
-
-/* pg_analyze_and_rewrite() was renamed in 15. */
-#if PG_VERSION_NUM >= 150000
-#define GUARD_ANALYZE_AND_REWRITE(raw, str) \
-	pg_analyze_and_rewrite_fixedparams((raw), (str), NULL, 0, NULL)
-#else
-#define GUARD_ANALYZE_AND_REWRITE(raw, str) \
-	pg_analyze_and_rewrite((raw), (str), NULL, 0, NULL)
-#endif
-
 /* LockHeldByMe() gained an "orstronger" argument in 17. */
 #if PG_VERSION_NUM >= 170000
 #define GUARD_LOCK_HELD_BY_ME(tag, mode) LockHeldByMe((tag), (mode), false)
@@ -102,20 +64,41 @@
 #define GUARD_LOCK_HELD_BY_ME(tag, mode) LockHeldByMe((tag), (mode))
 #endif
 
-/* The same for ModifyTableState: its input plan states. */
-#if PG_VERSION_NUM >= 140000
-#define GUARD_MODIFY_NSUBSTATES(mtstate) 1
-#define GUARD_MODIFY_SUBSTATE(mtstate, i) outerPlanState(mtstate)
-#else
-#define GUARD_MODIFY_NSUBSTATES(mtstate) ((mtstate)->mt_nplans)
-#define GUARD_MODIFY_SUBSTATE(mtstate, i) ((mtstate)->mt_plans[(i)])
-#endif
-
 /* Custom wait events have names of their own since 17. */
 #if PG_VERSION_NUM >= 170000
 #define GUARD_WAIT_EVENT(name) WaitEventExtensionNew(name)
 #else
 #define GUARD_WAIT_EVENT(name) PG_WAIT_EXTENSION
+#endif
+
+/*
+ * Whether an Append or MergeAppend prunes partitions at run time: its own
+ * PartitionPruneInfo until 17, an index into the plan's list of them since
+ * 18.
+ */
+#if PG_VERSION_NUM >= 180000
+#define guard_plan_prunes(append) ((append)->part_prune_index >= 0)
+#else
+#define guard_plan_prunes(append) ((append)->part_prune_info != NULL)
+#endif
+
+/*
+ * A plan node's run-time counters: Instrumentation until 18, its
+ * NodeInstrumentation part since 19.  The tuple counts keep their names.
+ */
+#if PG_VERSION_NUM >= 190000
+typedef NodeInstrumentation GuardNodeInstrumentation;
+#else
+typedef Instrumentation GuardNodeInstrumentation;
+#endif
+
+/* pg_plan_query() takes the EXPLAIN state, if any, since 19. */
+#if PG_VERSION_NUM >= 190000
+#define guard_plan_query(query, text, options, params) \
+	pg_plan_query((query), (text), (options), (params), NULL)
+#else
+#define guard_plan_query(query, text, options, params) \
+	pg_plan_query((query), (text), (options), (params))
 #endif
 
 #endif							/* GUARD_COMPAT_H */

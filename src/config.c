@@ -31,6 +31,7 @@
 #include "utils/guc.h"
 #include "utils/rel.h"
 
+#include "compat.h"
 #include "guard.h"
 
 static int

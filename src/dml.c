@@ -115,7 +115,7 @@ plan_filters_rows(Plan *plan)
 				Append	   *append = (Append *) plan;
 
 				/* No children means no rows; pruning means a condition. */
-				if (append->appendplans == NIL || append->part_prune_info != NULL)
+				if (append->appendplans == NIL || guard_plan_prunes(append))
 					return true;
 				return any_filters_rows(append->appendplans);
 			}
@@ -123,7 +123,7 @@ plan_filters_rows(Plan *plan)
 			{
 				MergeAppend *append = (MergeAppend *) plan;
 
-				if (append->mergeplans == NIL || append->part_prune_info != NULL)
+				if (append->mergeplans == NIL || guard_plan_prunes(append))
 					return true;
 				return any_filters_rows(append->mergeplans);
 			}
@@ -179,7 +179,6 @@ describe_modify(PlannedStmt *pstmt, Plan *plan, const char *source)
 	ModifyTable *mt;
 	GuardTarget *target;
 	GuardAttempt *attempt;
-	int			i;
 
 	if (plan == NULL || !IsA(plan, ModifyTable))
 		return NULL;
@@ -187,11 +186,8 @@ describe_modify(PlannedStmt *pstmt, Plan *plan, const char *source)
 	if (mt->operation != CMD_DELETE && mt->operation != CMD_UPDATE)
 		return NULL;
 
-	for (i = 0; i < GUARD_MODIFY_NSUBPLANS(mt); i++)
-	{
-		if (plan_filters_rows(GUARD_MODIFY_SUBPLAN(mt, i)))
-			return NULL;
-	}
+	if (plan_filters_rows(outerPlan(mt)))
+		return NULL;
 
 	target = describe_modified(pstmt, mt);
 	if (target == NULL)
@@ -316,8 +312,8 @@ check_counted(QueryDesc *queryDesc, PlanState *planstate)
 {
 	ModifyTableState *mtstate;
 	ModifyTable *mt;
+	GuardNodeInstrumentation *instr;
 	double		rows = 0;
-	int			i;
 
 	if (planstate == NULL || !IsA(planstate, ModifyTableState))
 		return;
@@ -327,13 +323,9 @@ check_counted(QueryDesc *queryDesc, PlanState *planstate)
 		(mt->operation != CMD_DELETE && mt->operation != CMD_UPDATE))
 		return;
 
-	for (i = 0; i < GUARD_MODIFY_NSUBSTATES(mtstate); i++)
-	{
-		Instrumentation *instr = GUARD_MODIFY_SUBSTATE(mtstate, i)->instrument;
-
-		if (instr != NULL)
-			rows += instr->ntuples + instr->tuplecount;
-	}
+	instr = outerPlanState(mtstate)->instrument;
+	if (instr != NULL)
+		rows += instr->ntuples + instr->tuplecount;
 	if (rows > guard_max_rows)
 		refuse_over_limit(queryDesc, mt, (uint64) rows);
 }

@@ -112,7 +112,7 @@ guard_permit_drop_database_sql(PG_FUNCTION_ARGS)
 	Oid			dbid;
 	const char *p;
 
-	if (!GUARD_MAY_SET("guard.override"))
+	if (!guard_may_override())
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to permit DROP DATABASE"),
@@ -188,7 +188,7 @@ dry_run_describe(RawStmt *raw, const char *script)
 	List	   *attempts = NIL;
 	ListCell   *lc;
 
-	foreach(lc, GUARD_ANALYZE_AND_REWRITE(raw, script))
+	foreach(lc, pg_analyze_and_rewrite_fixedparams(raw, script, NULL, 0, NULL))
 	{
 		Query	   *query = (Query *) lfirst(lc);
 
@@ -203,8 +203,8 @@ dry_run_describe(RawStmt *raw, const char *script)
 		}
 		else
 		{
-			PlannedStmt *pstmt = pg_plan_query(query, script,
-											   CURSOR_OPT_PARALLEL_OK, NULL);
+			PlannedStmt *pstmt = guard_plan_query(query, script,
+												  CURSOR_OPT_PARALLEL_OK, NULL);
 			List	   *found = guard_describe_plan(pstmt, script);
 			GuardAttempt *attempt;
 
@@ -241,7 +241,7 @@ parse_script(const char *script)
 
 	PG_TRY();
 	{
-		statements = GUARD_RAW_PARSE(script);
+		statements = raw_parser(script, RAW_PARSE_DEFAULT);
 	}
 	PG_CATCH();
 	{

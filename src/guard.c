@@ -162,15 +162,15 @@ check_environment(char **newval, void **extra, GucSource source)
 		env = GUARD_ENV_PRODUCTION;
 	}
 
-	canonical = strdup(guard_environment_name(env));
-	binding = (int *) malloc(sizeof(int));
+	canonical = guard_guc_strdup(guard_environment_name(env));
+	binding = (int *) guard_guc_malloc(sizeof(int));
 	if (canonical == NULL || binding == NULL)
 	{
-		free(canonical);
-		free(binding);
+		guard_guc_free(canonical);
+		guard_guc_free(binding);
 		return false;
 	}
-	free(*newval);
+	guard_guc_free(*newval);
 	*newval = canonical;
 	*binding = env;
 	*extra = binding;
@@ -226,7 +226,7 @@ check_override(char **newval, void **extra, GucSource source)
 		return false;
 	}
 
-	binding = (OverrideExtra *) malloc(sizeof(OverrideExtra));
+	binding = (OverrideExtra *) guard_guc_malloc(sizeof(OverrideExtra));
 	if (binding == NULL)
 		return false;
 	binding->lxid = GUARD_MY_LXID;

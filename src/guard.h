@@ -262,6 +262,7 @@ extern GuardOps guard_exempt_ops(Oid relid, Oid nspid, bool is_partition);
 
 /* policy.c: the rules */
 extern bool guard_policy_active(void);
+extern bool guard_may_override(void);
 extern void guard_decide(const GuardAttempt *attempt, GuardDecision *decision);
 extern void guard_decide_in(const GuardAttempt *attempt,
 							GuardEnvironment environment, bool use_override,

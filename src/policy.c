@@ -18,6 +18,8 @@
 #include "postgres.h"
 
 #include "access/xlog.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/elog.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -37,6 +39,14 @@ guard_policy_active(void)
 	if (guard_environment == GUARD_ENV_DEVELOPMENT && !guard_audit_development)
 		return false;
 	return !RecoveryInProgress();
+}
+
+/* Whether the current role may set guard.override, or permit a drop. */
+bool
+guard_may_override(void)
+{
+	return superuser() ||
+		pg_parameter_aclcheck("guard.override", GetUserId(), ACL_SET) == ACLCHECK_OK;
 }
 
 const char *

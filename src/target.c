@@ -32,6 +32,7 @@
 #include "utils/relcache.h"
 #include "utils/syscache.h"
 
+#include "compat.h"
 #include "guard.h"
 
 /* How many names a message lists before it only counts the rest. */

@@ -433,12 +433,17 @@ guard_describe_utility(Node *parsetree)
 }
 
 static void
-call_previous(GUARD_UTILITY_PARAMS)
+call_previous(PlannedStmt *pstmt, const char *queryString,
+			  bool readOnlyTree, ProcessUtilityContext context,
+			  ParamListInfo params, QueryEnvironment *queryEnv,
+			  DestReceiver *dest, QueryCompletion *qc)
 {
 	if (prev_ProcessUtility)
-		prev_ProcessUtility(GUARD_UTILITY_ARGS);
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+							params, queryEnv, dest, qc);
 	else
-		standard_ProcessUtility(GUARD_UTILITY_ARGS);
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
 }
 
 /*
@@ -447,7 +452,10 @@ call_previous(GUARD_UTILITY_PARAMS)
  * Returns false for statements that change no guard setting.
  */
 static bool
-run_setting_change(GUARD_UTILITY_PARAMS)
+run_setting_change(PlannedStmt *pstmt, const char *queryString,
+				   bool readOnlyTree, ProcessUtilityContext context,
+				   ParamListInfo params, QueryEnvironment *queryEnv,
+				   DestReceiver *dest, QueryCompletion *qc)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
 	GuardAttempt attempt;
@@ -464,13 +472,17 @@ run_setting_change(GUARD_UTILITY_PARAMS)
 	guard_decide(&attempt, &decision);
 	if (decision.verdict == GUARD_VERDICT_BLOCKED)
 		guard_act(&attempt, &decision);
-	call_previous(GUARD_UTILITY_ARGS);
+	call_previous(pstmt, queryString, readOnlyTree, context, params,
+				  queryEnv, dest, qc);
 	guard_act(&attempt, &decision);
 	return true;
 }
 
 static void
-guard_ProcessUtility(GUARD_UTILITY_PARAMS)
+guard_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+					 bool readOnlyTree, ProcessUtilityContext context,
+					 ParamListInfo params, QueryEnvironment *queryEnv,
+					 DestReceiver *dest, QueryCompletion *qc)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
 	GuardAttempt attempt;
@@ -481,12 +493,14 @@ guard_ProcessUtility(GUARD_UTILITY_PARAMS)
 	/* Changes to guard's settings leave a trace in every environment. */
 	if ((IsA(parsetree, AlterSystemStmt) || IsA(parsetree, AlterDatabaseSetStmt) ||
 		 IsA(parsetree, AlterRoleSetStmt)) && !guard_is_writer &&
-		run_setting_change(GUARD_UTILITY_ARGS))
+		run_setting_change(pstmt, queryString, readOnlyTree, context,
+						   params, queryEnv, dest, qc))
 		return;
 
 	if (!statement_may_destroy(parsetree) || !guard_policy_active())
 	{
-		call_previous(GUARD_UTILITY_ARGS);
+		call_previous(pstmt, queryString, readOnlyTree, context, params,
+					  queryEnv, dest, qc);
 		return;
 	}
 
@@ -514,7 +528,8 @@ guard_ProcessUtility(GUARD_UTILITY_PARAMS)
 	current_frame = &frame;
 	PG_TRY();
 	{
-		call_previous(GUARD_UTILITY_ARGS);
+		call_previous(pstmt, queryString, readOnlyTree, context, params,
+					  queryEnv, dest, qc);
 	}
 	PG_FINALLY();
 	{

@@ -11,6 +11,10 @@ use Test::More;
 
 our @EXPORT = qw(guard_node wait_for_writer audit_count log_lines);
 
+# The wait event of a writer waiting for work, as pg_stat_activity shows
+# it: "Extension" until 16, guard's own name since 17.
+our $writer_idle = q{'Extension', 'GuardWriterIdle'};
+
 # A node that preloads guard, in the given environment (production by
 # default), with extra postgresql.conf lines.
 sub guard_node

@@ -1,15 +1,24 @@
-# test/lib.sh: helpers shared by test/check, test/demo and the benchmarks.
-# Sourced, not run.  Debian 12 with PostgreSQL 15 from Debian's packages.
+# test/lib.sh: helpers shared by test/check, test/demo, test/matrix and the
+# benchmarks.  Sourced, not run.  Debian, with PostgreSQL from Debian's own
+# packages: 15 on the host (Debian 12); in test/matrix's chroots, the one
+# major that each chroot has.
 
-PG_MAJOR=15
+# The major to build and test against: PG_MAJOR if set, else the only (or
+# newest) server installed, else Debian 12's.
+if [ -z "${PG_MAJOR:-}" ]; then
+	PG_MAJOR=$(ls -d /usr/lib/postgresql/*/bin/postgres 2>/dev/null |
+		sed 's|.*/postgresql/\([0-9]*\)/.*|\1|' | sort -n | tail -n 1)
+	PG_MAJOR=${PG_MAJOR:-15}
+fi
 PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
 export PATH="$PG_BIN:$PATH"
 
-# The warnings guard is built with; PostgreSQL 15's headers trip the three
-# that are switched off.
+# The warnings guard is built with, on every major; PostgreSQL 15's headers
+# trip the three that are switched off.
 GUARD_CFLAGS='-Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers'
 
-BUILD_PACKAGES=(gcc make postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libkrb5-dev)
+BUILD_PACKAGES=(gcc make postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR
+	postgresql-client-$PG_MAJOR libkrb5-dev libssl-dev)
 TEST_PACKAGES=("${BUILD_PACKAGES[@]}" libipc-run-perl python3-psycopg2)
 DEMO_PACKAGES=("${BUILD_PACKAGES[@]}" python3-peewee python3-psycopg2)
 

@@ -133,7 +133,7 @@ foreach (1 .. 200)
 {
 	kill 'STOP', $pid or die "could not stop the writer: $!";
 	last if $stopped = ($node->safe_psql('postgres',
-			"SELECT wait_event FROM pg_stat_activity WHERE pid = $pid") eq 'Extension');
+			"SELECT wait_event IN ($GuardTest::writer_idle) FROM pg_stat_activity WHERE pid = $pid") eq 't');
 	kill 'CONT', $pid;
 	usleep(10_000);
 }

@@ -44,7 +44,7 @@ sub wait_for_writer_idle
 	my ($node, $db) = @_;
 	$node->poll_query_until('postgres',
 		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'guard writer' "
-		  . "AND datname = '$db' AND wait_event = 'Extension'")
+		  . "AND datname = '$db' AND wait_event IN ($GuardTest::writer_idle)")
 	  or die "the writer never settled in database $db";
 }
 

@@ -7,6 +7,7 @@
 use strict;
 use warnings;
 
+use Cwd ();
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -243,7 +244,7 @@ $node->stop;
 # owner, not as root).  Every INSERT of the writer then fails, and every
 # refusal is a fallback line with the writer's error.  Autovacuum is off so
 # that nothing else touches the table meanwhile.
-my $ts = PostgreSQL::Test::Utils::tempdir('audit_ts');
+my $ts = Cwd::abs_path(PostgreSQL::Test::Utils::tempdir('audit_ts'));
 END { chmod 0700, $ts if defined $ts && -d $ts; }
 $node = setup_node('audit_unwritable', "autovacuum = off\n", 'postgres');
 $node->safe_psql('postgres', "CREATE TABLESPACE audit_ts LOCATION '$ts'");

@@ -1,4 +1,4 @@
-# pg_upgrade between two PostgreSQL 15 clusters that both preload guard in
+# pg_upgrade between two clusters of the same major that both preload guard in
 # production, the audit table in its own database (guard.database =
 # 'audit', which exists only in the old cluster before the upgrade).
 # pg_upgrade drops and recreates databases in the new cluster and runs its
@@ -104,14 +104,15 @@ sub upgrade_cmd
 	];
 }
 
+# Into a cluster that does not preload guard, pg_upgrade stops at its
+# check of the libraries: guard cannot be loaded otherwise.  (Made before
+# the chdir below: since 17 the port lock directory is a relative path.)
+my $bare = PostgreSQL::Test::Cluster->new('bare');
+$bare->init;
+
 # pg_upgrade writes files in the current directory.
 my $cwd = getcwd();
 chdir $PostgreSQL::Test::Utils::tmp_check;
-
-# Into a cluster that does not preload guard, pg_upgrade stops at its
-# check of the libraries: guard cannot be loaded otherwise.
-my $bare = PostgreSQL::Test::Cluster->new('bare');
-$bare->init;
 my ($stdout, $stderr) = run_command(upgrade_cmd($bare, '--check'));
 like($stdout, qr/Checking for presence of required libraries\s+fatal/,
 	'pg_upgrade refuses a new cluster that does not preload guard');
