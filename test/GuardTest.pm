@@ -64,7 +64,7 @@ sub log_lines
 # the statement.
 
 use IPC::Run ();
-use JSON::PP ();
+use JSON::XS ();
 use Time::HiRes ();
 
 push @EXPORT, qw(writer_pid refusal_script start_client finish_client
@@ -194,7 +194,7 @@ sub audit_log_records
 	{
 		next unless $l =~ /LOG:  guard audit( fallback)?: (\{.*\})\s*$/;
 		my $fallback = defined $1;
-		my $rec = JSON::PP->new->decode($2);
+		my $rec = JSON::XS->new->decode($2);
 		push @{ $fallback ? \@fallback : \@committed }, $rec;
 	}
 	return (\@committed, \@fallback);

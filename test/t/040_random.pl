@@ -20,7 +20,7 @@ use warnings;
 use File::Basename qw(dirname);
 use File::Spec;
 use IPC::Run;
-use JSON::PP;
+use JSON::XS;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -179,7 +179,7 @@ is(scalar(@strange), 0, 'psql reported no warning, FATAL or PANIC')
 # Every record, matched to its unit by the application name.
 $node->poll_query_until('postgres', 'SELECT rows_pending = 0 FROM guard.status()')
   or die 'the audit queue never drained';
-my $json = JSON::PP->new;
+my $json = JSON::XS->new;
 my (%rows, %fallbacks, %logged_ids, @stray);
 foreach my $l (split /\n/, $node->safe_psql('postgres', 'SELECT row_to_json(a) FROM guard.audit a ORDER BY id'))
 {

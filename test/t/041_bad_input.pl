@@ -11,7 +11,7 @@ use strict;
 use warnings;
 
 use IPC::Run;
-use JSON::PP;
+use JSON::XS;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -91,7 +91,7 @@ sub log_records_of
 	{
 		next if index($l, qq{"application_name":"$app"}) < 0;
 		next unless $l =~ /LOG:  guard audit( fallback)?: (\{.*\})\s*$/;
-		push @{ defined $1 ? \@fallback : \@committed }, JSON::PP->new->decode($2);
+		push @{ defined $1 ? \@fallback : \@committed }, JSON::XS->new->decode($2);
 	}
 	return (\@committed, \@fallback);
 }
@@ -104,7 +104,7 @@ sub records_of
 	$node->poll_query_until('postgres', 'SELECT rows_pending = 0 FROM guard.status()');
 	my $rows = $node->safe_psql('postgres',
 		"SELECT row_to_json(a) FROM guard.audit a WHERE application_name = '$app'");
-	my @rows = map { JSON::PP->new->decode($_) } grep { length } split /\n/, $rows;
+	my @rows = map { JSON::XS->new->decode($_) } grep { length } split /\n/, $rows;
 	my ($committed, $fallback) = log_records_of($app, $offset);
 	return (\@rows, $fallback, $committed);
 }
@@ -116,7 +116,7 @@ sub record_of
 	$node->poll_query_until('postgres', 'SELECT rows_pending = 0 FROM guard.status()');
 	my $row = $node->safe_psql('postgres',
 		"SELECT row_to_json(a) FROM guard.audit a WHERE application_name = '$app'");
-	return JSON::PP->new->decode($row) if length $row;
+	return JSON::XS->new->decode($row) if length $row;
 	my (undef, $fallback) = log_records_of($app);
 	return $fallback->[0];
 }
@@ -636,7 +636,7 @@ $in_table{$_}++ foreach split /\n/,
 foreach my $l (log_lines($node, qr/LOG:  guard audit fallback: \{/))
 {
 	next unless $l =~ /LOG:  guard audit fallback: (\{.*\})\s*$/;
-	$in_log{ JSON::PP->new->decode($1)->{application_name} // '' }++;
+	$in_log{ JSON::XS->new->decode($1)->{application_name} // '' }++;
 }
 my @lost;
 foreach my $app (sort keys %refused)

@@ -8,7 +8,6 @@
 use strict;
 use warnings;
 
-use Cwd;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -105,14 +104,11 @@ sub upgrade_cmd
 }
 
 # Into a cluster that does not preload guard, pg_upgrade stops at its
-# check of the libraries: guard cannot be loaded otherwise.  (Made before
-# the chdir below: since 17 the port lock directory is a relative path.)
+# check of the libraries: guard cannot be loaded otherwise.  (pg_upgrade
+# writes its reports into the new cluster's directory; it runs from the
+# test's own directory, because since 17 the nodes' paths are relative.)
 my $bare = PostgreSQL::Test::Cluster->new('bare');
 $bare->init;
-
-# pg_upgrade writes files in the current directory.
-my $cwd = getcwd();
-chdir $PostgreSQL::Test::Utils::tmp_check;
 my ($stdout, $stderr) = run_command(upgrade_cmd($bare, '--check'));
 like($stdout, qr/Checking for presence of required libraries\s+fatal/,
 	'pg_upgrade refuses a new cluster that does not preload guard');
@@ -131,7 +127,6 @@ print "# pg_upgrade:\n$stdout\n$stderr\n";
 my $upgraded = $stdout =~ /Upgrade Complete/;
 ok($upgraded, 'pg_upgrade succeeds with guard preloaded in production on both sides')
   or diag("stdout:\n$stdout\nstderr:\n$stderr");
-chdir $cwd;
 
 SKIP:
 {
