@@ -16,11 +16,13 @@ our @EXPORT = qw(guard_node wait_for_writer audit_count log_lines);
 our $writer_idle = q{'Extension', 'GuardWriterIdle'};
 
 # A node that preloads guard, in the given environment (production by
-# default), with extra postgresql.conf lines.
+# default), with extra postgresql.conf lines; install_path for a server
+# of another installation (an older major).
 sub guard_node
 {
 	my ($name, %opts) = @_;
-	my $node = PostgreSQL::Test::Cluster->new($name);
+	my $node = PostgreSQL::Test::Cluster->new($name,
+		install_path => $opts{install_path});
 	$node->init(%{ $opts{init} // {} });
 	my $env = $opts{environment} // 'production';
 	$node->append_conf('postgresql.conf',

@@ -1,5 +1,6 @@
-# pg_upgrade between two clusters of the same major that both preload guard in
-# production, the audit table in its own database (guard.database =
+# pg_upgrade between two clusters that both preload guard in production:
+# of the same major, or, with GUARD_UPGRADE_FROM=N (test/matrix sets it
+# where a Debian suite carries two majors), from major N to this one; the audit table in its own database (guard.database =
 # 'audit', which exists only in the old cluster before the upgrade).
 # pg_upgrade drops and recreates databases in the new cluster and runs its
 # servers in binary-upgrade mode, where guard does nothing: it succeeds,
@@ -16,7 +17,10 @@ use GuardTest;
 delete $ENV{PGAPPNAME};
 
 my $conf = "guard.database = 'audit'\n";
-my $old = guard_node('old', conf => $conf);
+my $from = $ENV{GUARD_UPGRADE_FROM};
+my $old = guard_node('old', conf => $conf,
+	install_path => $from ? "/usr/lib/postgresql/$from" : undef);
+
 $old->start;
 $old->safe_psql('postgres', 'CREATE DATABASE audit');
 $old->safe_psql('audit', 'CREATE EXTENSION guard');
@@ -90,6 +94,7 @@ my $ext_before = $old->safe_psql('audit',
 # The new cluster, initialized the same way, never started before the
 # upgrade (pg_upgrade wants it empty): it has no database "audit" yet.
 my $new = guard_node('new', conf => $conf);
+note('pg_upgrade from ' . $old->pg_version . ' to ' . $new->pg_version);
 
 # As PostgreSQL's src/bin/pg_upgrade/t/002_pg_upgrade.pl runs it.
 sub upgrade_cmd
@@ -130,7 +135,7 @@ ok($upgraded, 'pg_upgrade succeeds with guard preloaded in production on both si
 
 SKIP:
 {
-	skip 'pg_upgrade failed', 12 unless $upgraded;
+	skip 'pg_upgrade failed', 13 unless $upgraded;
 
 	$new->start;
 	my $log_offset = 0;
@@ -144,6 +149,10 @@ SKIP:
 	is($new->safe_psql('audit', q{SELECT extversion FROM pg_extension WHERE extname = 'guard'}),
 		$ext_before, "the extension is still at $ext_before");
 	is($new->safe_psql('app', $data_sql), $data_before, 'every row of user data is there');
+	is($new->safe_psql('postgres', q{
+		SELECT array_to_string(setconfig, ',') FROM pg_db_role_setting s
+		JOIN pg_roles r ON r.oid = s.setrole WHERE r.rolname = 'migrator'}),
+		'guard.environment=production', "the role's guard setting is there");
 
 	wait_for_writer($new, 'audit');
 	foreach my $sql ('DROP TABLE score /* after */', 'DELETE FROM game /* after */')
