@@ -4,7 +4,9 @@
 -- old and new value.  In production, lowering guard.environment (or raising
 -- or removing guard.max_rows) through ALTER DATABASE or ALTER ROLE needs
 -- the override; through ALTER SYSTEM, which cannot run in a transaction
--- block, it is refused.
+-- block, it is refused.  A change is judged by what it does at its own
+-- level: removing a stored "production" where the server itself is
+-- production lowers nothing.
 --
 \set SHOW_CONTEXT never
 
@@ -20,9 +22,12 @@ ALTER ROLE regress_migrator IN DATABASE regress_config_db SET guard.max_rows = 1
 ALTER ROLE regress_migrator SET guard.environment = 'staging';
 \echo :LAST_ERROR_SQLSTATE
 ALTER DATABASE regress_config_db SET guard.environment = 'development';
+ALTER ROLE regress_migrator IN DATABASE regress_config_db SET guard.max_rows = 0;
+ALTER ROLE regress_migrator IN DATABASE regress_config_db RESET guard.max_rows;
+ALTER ROLE regress_migrator IN DATABASE regress_config_db RESET ALL;
+-- The server is production: these lower nothing, and are recorded.
 ALTER DATABASE regress_config_db RESET guard.environment;
 ALTER ROLE regress_migrator RESET ALL;
-ALTER ROLE regress_migrator IN DATABASE regress_config_db SET guard.max_rows = 0;
 ALTER SYSTEM SET guard.environment = 'development';
 ALTER SYSTEM RESET guard.environment;
 SELECT setdatabase <> 0 AS per_database, setrole <> 0 AS per_role, setconfig

@@ -1,17 +1,18 @@
 /*-------------------------------------------------------------------------
  *
  * config.c
- *		Changes to guard's own settings: ALTER SYSTEM, ALTER DATABASE and
- *		ALTER ROLE ... SET or RESET of a guard.* setting.
+ *		Describing changes to guard's own settings: ALTER SYSTEM, ALTER
+ *		DATABASE and ALTER ROLE ... SET or RESET of a guard.* setting.
  *
- * Every such change is described for the policy with its old and new
- * value, so that it leaves a row in the audit table.  One that lowers
- * guard.environment, or raises or removes guard.max_rows, is a weakening:
- * in production it needs the override, like any destructive statement.
- * A change is measured against the value stored at its level (database,
- * role) or, when none is, against the session's own value.  What a RESET
- * falls back to is not known here, so removing a stored "production" or
- * "staging" counts as lowering: guard errs on the side of refusing.
+ * A setting is stored at several levels, each overriding the one below:
+ * ALTER ROLE r IN DATABASE d, ALTER ROLE r, ALTER DATABASE d, ALTER ROLE
+ * ALL, and the server's configuration files (ALTER SYSTEM writes
+ * postgresql.auto.conf, which overrides postgresql.conf).  A change at one
+ * level is described by what it does to every set of sessions it reaches:
+ * the value in force for them before it and after it, worked out from the
+ * catalog and the files, never from this session's own value, which may
+ * come from another level altogether.  policy.c judges each such pair;
+ * nothing here decides whether a change weakens protection.
  *
  *-------------------------------------------------------------------------
  */
@@ -21,147 +22,302 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/indexing.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_db_role_setting.h"
-#include "commands/dbcommands.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/rel.h"
 
 #include "compat.h"
 #include "guard.h"
 
-static int
-environment_rank(const char *value)
+/* The guard settings whose lowering weakens protection. */
+static const char *const ranked_settings[] = {"guard.environment", "guard.max_rows"};
+
+/* One value stored by ALTER DATABASE/ROLE (0 for "every"). */
+typedef struct StoredValue
 {
-	return value ? guard_parse_environment(value) : -1;
+	Oid			dbid;
+	Oid			roleid;
+	char	   *value;
+} StoredValue;
+
+static bool
+is_ranked(const char *name)
+{
+	int			i;
+
+	for (i = 0; i < lengthof(ranked_settings); i++)
+		if (pg_strcasecmp(name, ranked_settings[i]) == 0)
+			return true;
+	return false;
 }
 
-/* The value stored for a setting by ALTER DATABASE/ROLE, or NULL. */
-static char *
-stored_value(Oid dbid, Oid roleid, const char *name)
+/* Every value stored for a setting in pg_db_role_setting, at every level. */
+static List *
+stored_values(const char *name)
 {
 	Relation	rel;
 	SysScanDesc scan;
-	ScanKeyData key[2];
 	HeapTuple	tuple;
-	char	   *value = NULL;
+	List	   *values = NIL;
 	size_t		namelen = strlen(name);
 
-	ScanKeyInit(&key[0], Anum_pg_db_role_setting_setdatabase,
-				BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(dbid));
-	ScanKeyInit(&key[1], Anum_pg_db_role_setting_setrole,
-				BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(roleid));
 	rel = table_open(DbRoleSettingRelationId, AccessShareLock);
-	scan = systable_beginscan(rel, DbRoleSettingDatidRolidIndexId, true,
-							  NULL, 2, key);
-	tuple = systable_getnext(scan);
-	if (HeapTupleIsValid(tuple))
+	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
 	{
+		Form_pg_db_role_setting form = (Form_pg_db_role_setting) GETSTRUCT(tuple);
 		bool		isnull;
 		Datum		config = heap_getattr(tuple, Anum_pg_db_role_setting_setconfig,
 										  RelationGetDescr(rel), &isnull);
+		Datum	   *items;
+		int			nitems;
+		int			i;
 
-		if (!isnull)
+		if (isnull)
+			continue;
+		deconstruct_array(DatumGetArrayTypeP(config), TEXTOID, -1, false,
+						  TYPALIGN_INT, &items, NULL, &nitems);
+		for (i = 0; i < nitems; i++)
 		{
-			Datum	   *items;
-			int			nitems;
-			int			i;
+			char	   *item = TextDatumGetCString(items[i]);
 
-			deconstruct_array(DatumGetArrayTypeP(config), TEXTOID, -1, false,
-							  TYPALIGN_INT, &items, NULL, &nitems);
-			for (i = 0; i < nitems; i++)
+			if (pg_strncasecmp(item, name, namelen) == 0 && item[namelen] == '=')
 			{
-				char	   *item = TextDatumGetCString(items[i]);
+				StoredValue *stored = (StoredValue *) palloc(sizeof(StoredValue));
 
-				if (pg_strncasecmp(item, name, namelen) == 0 && item[namelen] == '=')
-					value = pstrdup(item + namelen + 1);
+				stored->dbid = form->setdatabase;
+				stored->roleid = form->setrole;
+				stored->value = pstrdup(item + namelen + 1);
+				values = lappend(values, stored);
 			}
 		}
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
+	return values;
+}
+
+static const char *
+stored_at(List *values, Oid dbid, Oid roleid)
+{
+	ListCell   *lc;
+
+	foreach(lc, values)
+	{
+		StoredValue *stored = (StoredValue *) lfirst(lc);
+
+		if (stored->dbid == dbid && stored->roleid == roleid)
+			return stored->value;
+	}
+	return NULL;
+}
+
+/* The values with the one at (dbid, roleid) replaced by value (NULL: removed). */
+static List *
+with_value_at(List *values, Oid dbid, Oid roleid, const char *value)
+{
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	foreach(lc, values)
+	{
+		StoredValue *stored = (StoredValue *) lfirst(lc);
+
+		if (stored->dbid != dbid || stored->roleid != roleid)
+			result = lappend(result, stored);
+	}
+	if (value != NULL)
+	{
+		StoredValue *stored = (StoredValue *) palloc(sizeof(StoredValue));
+
+		stored->dbid = dbid;
+		stored->roleid = roleid;
+		stored->value = pstrdup(value);
+		result = lappend(result, stored);
+	}
+	return result;
+}
+
+/*
+ * The value in force for sessions of role roleid in database dbid (either
+ * InvalidOid: one with nothing stored of its own), as PostgreSQL applies
+ * the levels at connection time.
+ */
+static const char *
+value_in_force(List *values, const char *server, Oid dbid, Oid roleid)
+{
+	const char *value = NULL;
+
+	if (OidIsValid(dbid) && OidIsValid(roleid))
+		value = stored_at(values, dbid, roleid);
+	if (value == NULL && OidIsValid(roleid))
+		value = stored_at(values, InvalidOid, roleid);
+	if (value == NULL && OidIsValid(dbid))
+		value = stored_at(values, dbid, InvalidOid);
+	if (value == NULL)
+		value = stored_at(values, InvalidOid, InvalidOid);
+	return value ? value : server;
+}
+
+/*
+ * What the configuration files set a setting to (the last line wins), or
+ * its built-in default; without_auto leaves postgresql.auto.conf out, as
+ * ALTER SYSTEM RESET does.  Read as the bootstrap superuser, since
+ * pg_file_settings is not for everyone; a failure to read them is an
+ * error, not a guess.
+ */
+static char *
+server_value(const char *name, bool without_auto)
+{
+	Oid			save_userid;
+	int			save_sec;
+	Oid			argtypes[2] = {TEXTOID, BOOLOID};
+	Datum		args[2];
+	MemoryContext cxt = CurrentMemoryContext;
+	char	   *value = NULL;
+
+	args[0] = CStringGetTextDatum(name);
+	args[1] = BoolGetDatum(without_auto);
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT coalesce("
+							  "(SELECT f.setting FROM pg_catalog.pg_file_settings f"
+							  "  WHERE f.name = $1 AND f.error IS NULL"
+							  "  AND NOT ($2 AND f.sourcefile LIKE '%/" PG_AUTOCONF_FILENAME "')"
+							  "  ORDER BY f.seqno DESC LIMIT 1),"
+							  " (SELECT s.boot_val FROM pg_catalog.pg_settings s WHERE s.name = $1))",
+							  2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not read the configuration files' value of \"%s\"", name);
+	value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (value != NULL)
+		value = MemoryContextStrdup(cxt, value);
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec);
 	return value;
 }
 
-/* The guard settings that can be stored per database or role. */
-static const char *const stored_settings[] = {"guard.environment", "guard.max_rows"};
-
-/*
- * Whether ALTER SYSTEM RESET of guard.environment could lower it: only if
- * the value in force comes from postgresql.auto.conf (or cannot be seen).
- */
-static bool
-environment_from_auto_file(void)
+static char *
+database_words(Oid dbid)
 {
-	bool		from_auto = true;
+	char	   *name = get_database_name(dbid);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		return true;
-	if (SPI_execute("SELECT sourcefile FROM pg_catalog.pg_settings"
-					" WHERE name = 'guard.environment'", true, 1) == SPI_OK_SELECT &&
-		SPI_processed == 1)
-	{
-		char	   *file = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	return psprintf("database \"%s\"", name ? name : "?");
+}
 
-		if (file != NULL)
-			from_auto = strstr(file, PG_AUTOCONF_FILENAME) != NULL;
-	}
-	SPI_finish();
-	return from_auto;
+static char *
+role_words(Oid roleid)
+{
+	char	   *name = GetUserNameFromId(roleid, true);
+
+	return psprintf("role \"%s\"", name ? name : "?");
+}
+
+/* Whom the sessions of role roleid in database dbid are, in words. */
+static char *
+scope_words(Oid dbid, Oid roleid)
+{
+	if (OidIsValid(dbid) && OidIsValid(roleid))
+		return psprintf("%s in %s", role_words(roleid), database_words(dbid));
+	if (OidIsValid(roleid))
+		return role_words(roleid);
+	if (OidIsValid(dbid))
+		return database_words(dbid);
+	return "the whole server";
 }
 
 /*
- * Whether setting name from old_value to new_value (NULL: reset) weakens
- * protection.  base is what the change is measured against: the stored
- * value, or this session's when nothing is stored at that level.
+ * The changes a statement makes to one setting, scope by scope: for each
+ * set of sessions that the level (dbid, roleid) reaches (every one, for
+ * ALTER SYSTEM), what is in force before and what would be after.  The
+ * sets worth looking at are those of the databases and roles that store a
+ * value of their own, and of any other database and role.
  */
-static bool
-weakens(const char *name, const char *old_value, const char *new_value,
-		bool system)
+static List *
+describe_scopes(const char *name, bool system, Oid dbid, Oid roleid,
+				const char *new_value)
 {
-	if (pg_strcasecmp(name, "guard.environment") == 0)
-	{
-		int			base = old_value ? environment_rank(old_value) : guard_environment;
+	List	   *before = stored_values(name);
+	List	   *after = before;
+	char	   *server_before = server_value(name, false);
+	char	   *server_after = server_before;
+	List	   *dbs = list_make1_oid(InvalidOid);
+	List	   *roles = list_make1_oid(InvalidOid);
+	List	   *changes = NIL;
+	ListCell   *dc;
+	ListCell   *lc;
 
-		if (new_value != NULL)
+	if (system)
+		server_after = new_value ? pstrdup(new_value) : server_value(name, true);
+	else
+		after = with_value_at(before, dbid, roleid, new_value);
+
+	if (OidIsValid(dbid))
+		dbs = list_make1_oid(dbid);
+	if (OidIsValid(roleid))
+		roles = list_make1_oid(roleid);
+	foreach(lc, before)
+	{
+		StoredValue *stored = (StoredValue *) lfirst(lc);
+
+		if (!OidIsValid(dbid) && OidIsValid(stored->dbid))
+			dbs = list_append_unique_oid(dbs, stored->dbid);
+		if (!OidIsValid(roleid) && OidIsValid(stored->roleid))
+			roles = list_append_unique_oid(roles, stored->roleid);
+	}
+
+	foreach(dc, dbs)
+	{
+		ListCell   *rc;
+
+		foreach(rc, roles)
 		{
-			int			rank = environment_rank(new_value);
+			GuardChange *change = (GuardChange *) palloc0(sizeof(GuardChange));
 
-			return rank >= 0 && rank < base;
+			change->before = value_in_force(before, server_before,
+											lfirst_oid(dc), lfirst_oid(rc));
+			change->after = value_in_force(after, server_after,
+										   lfirst_oid(dc), lfirst_oid(rc));
+			if (strcmp(change->before, change->after) == 0)
+				continue;
+			change->scope = scope_words(lfirst_oid(dc), lfirst_oid(rc));
+			changes = lappend(changes, change);
 		}
-		if (system)
-			return guard_environment > GUARD_ENV_DEVELOPMENT &&
-				environment_from_auto_file();
-		return base > GUARD_ENV_DEVELOPMENT;
 	}
-	if (pg_strcasecmp(name, "guard.max_rows") == 0)
-	{
-		/* A higher limit, or none (0), lets more through. */
-		long		base = old_value ? strtol(old_value, NULL, 10) : guard_max_rows;
-		long		limit = new_value ? strtol(new_value, NULL, 10) : 0;
-
-		return base > 0 && (limit == 0 || limit > base);
-	}
-	return false;
+	return changes;
 }
 
 static GuardTarget *
-setting_target(const char *name, bool weakening)
+setting_target(const char *name, List *changes)
 {
 	GuardTarget *target = (GuardTarget *) palloc0(sizeof(GuardTarget));
 
 	target->kind = GUARD_TARGET_SETTING;
-	target->action = weakening ? GUARD_ACTION_WEAKEN : GUARD_ACTION_CHANGE;
+	target->action = GUARD_ACTION_CHANGE;
 	target->name = pstrdup(name);
+	target->changes = changes;
 	return target;
 }
 
+static void
+append_value(const char **list, const char *name, const char *value)
+{
+	char	   *item = psprintf("%s=%s", name, value);
+
+	*list = *list ? psprintf("%s, %s", *list, item) : item;
+}
+
 /*
- * Describe a SET or RESET of a guard.* setting at one level (dbid and
+ * Describe a SET or RESET of guard.* settings at one level (dbid and
  * roleid as pg_db_role_setting keys them; system for ALTER SYSTEM).
  * Returns false when no guard setting changes.
  */
@@ -170,32 +326,28 @@ describe_change(VariableSetStmt *set, bool system, Oid dbid, Oid roleid,
 				GuardAttempt *attempt)
 {
 	const char *name = set->name;
-	bool		weakening;
+	int			i;
 
-	/* RESET ALL at a database or role level removes what is stored there. */
-	if (set->kind == VAR_RESET_ALL && !system)
+	/* RESET ALL removes every guard setting stored at that level. */
+	if (set->kind == VAR_RESET_ALL)
 	{
-		int			i;
-
-		for (i = 0; i < lengthof(stored_settings); i++)
+		for (i = 0; i < lengthof(ranked_settings); i++)
 		{
-			char	   *old = stored_value(dbid, roleid, stored_settings[i]);
+			const char *setting = ranked_settings[i];
+			const char *old;
+			List	   *changes;
 
-			if (old == NULL)
+			old = system ? NULL : stored_at(stored_values(setting), dbid, roleid);
+			changes = describe_scopes(setting, system, dbid, roleid, NULL);
+			if (old == NULL && changes == NIL)
 				continue;
-			weakening = weakens(stored_settings[i], old, NULL, false);
 			attempt->targets = lappend(attempt->targets,
-									   setting_target(stored_settings[i], weakening));
-			attempt->old_value = attempt->old_value ?
-				psprintf("%s, %s=%s", attempt->old_value, stored_settings[i], old) :
-				psprintf("%s=%s", stored_settings[i], old);
-			if (weakening)
-				attempt->detail = "The statement would remove a stored guard setting.";
+									   setting_target(setting, changes));
+			if (old != NULL)
+				append_value(&attempt->old_value, setting, old);
 		}
 		return attempt->targets != NIL;
 	}
-	if (set->kind == VAR_RESET_ALL)
-		name = "guard.environment";
 
 	if (name == NULL || pg_strncasecmp(name, "guard.", 6) != 0)
 		return false;
@@ -209,28 +361,27 @@ describe_change(VariableSetStmt *set, bool system, Oid dbid, Oid roleid,
 	 */
 	if (system && attempt->new_value != NULL &&
 		pg_strcasecmp(name, "guard.environment") == 0 &&
-		environment_rank(attempt->new_value) < 0)
+		guard_parse_environment(attempt->new_value) < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid value for parameter \"%s\": \"%s\"",
 						name, attempt->new_value),
 				 errhint("Valid values are \"development\", \"staging\" and \"production\".")));
-	attempt->old_value = system ?
-		GetConfigOptionByName(name, NULL, true) :
-		stored_value(dbid, roleid, name);
 
-	weakening = weakens(name, system ? NULL : attempt->old_value,
-						attempt->new_value, system);
-	/* ALTER SYSTEM RESET ALL is guard's only if it could lower it. */
-	if (set->kind == VAR_RESET_ALL && !weakening)
-		return false;
+	if (!is_ranked(name))
+	{
+		attempt->old_value = system ?
+			GetConfigOptionByName(name, NULL, true) :
+			stored_at(stored_values(name), dbid, roleid);
+		attempt->targets = list_make1(setting_target(name, NIL));
+		return true;
+	}
 
-	attempt->targets = list_make1(setting_target(name, weakening));
-	if (weakening)
-		attempt->detail = psprintf("The statement would weaken it from \"%s\" to \"%s\".",
-								   attempt->old_value ? attempt->old_value :
-								   GetConfigOption(name, false, false),
-								   attempt->new_value ? attempt->new_value : "the configuration's value");
+	attempt->old_value = system ? server_value(name, false) :
+		stored_at(stored_values(name), dbid, roleid);
+	attempt->targets = list_make1(setting_target(name,
+												 describe_scopes(name, system, dbid, roleid,
+																 attempt->new_value)));
 	return true;
 }
 
@@ -249,10 +400,13 @@ guard_describe_setting_change(Node *parsetree, GuardAttempt *attempt)
 		case T_AlterDatabaseSetStmt:
 			{
 				AlterDatabaseSetStmt *stmt = (AlterDatabaseSetStmt *) parsetree;
+				Oid			dbid = get_database_oid(stmt->dbname, true);
 
-				return describe_change(stmt->setstmt, false,
-									   get_database_oid(stmt->dbname, true),
-									   InvalidOid, attempt);
+				/* PostgreSQL says that the database does not exist. */
+				if (!OidIsValid(dbid))
+					return false;
+				return describe_change(stmt->setstmt, false, dbid, InvalidOid,
+									   attempt);
 			}
 		case T_AlterRoleSetStmt:
 			{
@@ -260,6 +414,9 @@ guard_describe_setting_change(Node *parsetree, GuardAttempt *attempt)
 				Oid			roleid = stmt->role ? get_rolespec_oid(stmt->role, true) : InvalidOid;
 				Oid			dbid = stmt->database ? get_database_oid(stmt->database, true) : InvalidOid;
 
+				if ((stmt->role && !OidIsValid(roleid)) ||
+					(stmt->database && !OidIsValid(dbid)))
+					return false;
 				return describe_change(stmt->setstmt, false, dbid, roleid,
 									   attempt);
 			}

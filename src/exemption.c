@@ -102,14 +102,20 @@ static GuardOps
 label_ops(Oid classid, Oid objid)
 {
 	ObjectAddress object;
-	char	   *label;
-	GuardOps	ops;
-	char	   *bad;
 
 	object.classId = classid;
 	object.objectId = objid;
 	object.objectSubId = 0;
-	label = GetSecurityLabel(&object, GUARD_LABEL_PROVIDER);
+	return guard_label_ops(GetSecurityLabel(&object, GUARD_LABEL_PROVIDER));
+}
+
+/* The operations a label's text exempts; none for an empty or bad label. */
+GuardOps
+guard_label_ops(const char *label)
+{
+	GuardOps	ops;
+	char	   *bad;
+
 	if (label == NULL || !parse_ops(label, &ops, &bad))
 		return 0;
 	return ops;
@@ -147,6 +153,7 @@ guard_object_relabel(const ObjectAddress *object, const char *seclabel)
 	char	   *bad;
 	GuardAttempt attempt;
 	GuardTarget *target;
+	GuardChange *change;
 
 	if (!superuser())
 		ereport(ERROR,
@@ -167,7 +174,6 @@ guard_object_relabel(const ObjectAddress *object, const char *seclabel)
 	else if (object->classId == NamespaceRelationId)
 	{
 		target = (GuardTarget *) palloc0(sizeof(GuardTarget));
-		target->kind = GUARD_TARGET_SETTING;
 		target->objid = object->objectId;
 		target->name = get_namespace_name(object->objectId);
 	}
@@ -189,28 +195,22 @@ guard_object_relabel(const ObjectAddress *object, const char *seclabel)
 	if (target == NULL)
 		return;
 
-	/*
-	 * Exempting more weakens protection, except on a table created in this
-	 * transaction, which holds nothing older (a migration that creates a
-	 * staging table with its label, a restore in one transaction).  Either
-	 * way the change is recorded.
-	 */
-	target->action = ((new_ops & ~old_ops) != 0 && !target->created_here) ?
-		GUARD_ACTION_WEAKEN : GUARD_ACTION_CHANGE;
-	target->created_here = false;
+	/* The policy judges the change; a temporary table's label is recorded. */
+	change = (GuardChange *) palloc0(sizeof(GuardChange));
+	change->before = ops_string(old_ops);
+	change->after = ops_string(new_ops);
+	target->kind = GUARD_TARGET_LABEL;
+	target->action = GUARD_ACTION_CHANGE;
 	target->temporary = false;
 	target->exempt = 0;
-	target->kind = GUARD_TARGET_SETTING;
+	target->changes = list_make1(change);
 
 	memset(&attempt, 0, sizeof(attempt));
 	attempt.command = "SECURITY LABEL";
 	attempt.statement = debug_query_string;
 	attempt.targets = list_make1(target);
-	attempt.old_value = old_ops ? ops_string(old_ops) : NULL;
-	attempt.new_value = new_ops ? ops_string(new_ops) : NULL;
-	if (target->action == GUARD_ACTION_WEAKEN)
-		attempt.detail = psprintf("The statement would exempt %s from protection.",
-								  attempt.new_value);
+	attempt.old_value = old_ops ? change->before : NULL;
+	attempt.new_value = new_ops ? change->after : NULL;
 	guard_enforce(&attempt);
 }
 

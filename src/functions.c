@@ -13,10 +13,12 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
+#include "commands/defrem.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "parser/parser.h"
+#include "rewrite/rewriteHandler.h"
 #include "tcop/tcopprot.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
@@ -161,11 +163,10 @@ dry_run_row(const GuardAttempt *attempt, const GuardDecision *decision)
 	{
 		case GUARD_VERDICT_BLOCKED:
 			row->verdict = "refused";
-			row->detail = psprintf("guard: %s of %s refused in production%s%s",
-								   attempt->command,
-								   guard_targets_message(decision->targets),
-								   attempt->detail ? ". " : "",
-								   attempt->detail ? attempt->detail : "");
+			row->detail = psprintf("%s%s%s",
+								   guard_refusal_message(attempt, decision),
+								   decision->detail ? ". " : "",
+								   decision->detail ? decision->detail : "");
 			break;
 		case GUARD_VERDICT_ALLOWED:
 			row->verdict = "allowed";
@@ -180,45 +181,98 @@ dry_run_row(const GuardAttempt *attempt, const GuardDecision *decision)
 	return row;
 }
 
-/* What production would do with one statement, described as the hooks do. */
+/* Whether EXPLAIN runs its statement: with ANALYZE. */
+static bool
+explain_runs(ExplainStmt *stmt)
+{
+	ListCell   *lc;
+	bool		analyze = false;
+
+	foreach(lc, stmt->options)
+	{
+		DefElem    *opt = (DefElem *) lfirst(lc);
+
+		if (strcmp(opt->defname, "analyze") == 0)
+			analyze = defGetBoolean(opt);
+	}
+	return analyze;
+}
+
+static List *describe_queries(List *queries, const char *script);
+
+/*
+ * What one analyzed statement would do, described as the hooks describe
+ * it: a utility statement by the utility hook's code, anything else by the
+ * executor hook's, on its plan.  A statement that runs another (EXPLAIN
+ * ANALYZE, COPY (...) TO, CREATE TABLE AS) is described by what it runs,
+ * which is what the executor hook sees in production.
+ */
+static List *
+describe_query(Query *query, const char *script)
+{
+	GuardAttempt *attempt;
+	List	   *found;
+
+	if (query->commandType == CMD_UTILITY)
+	{
+		Node	   *stmt = query->utilityStmt;
+
+		if (IsA(stmt, ExplainStmt) && explain_runs((ExplainStmt *) stmt))
+			return describe_queries(QueryRewrite(castNode(Query, ((ExplainStmt *) stmt)->query)),
+									script);
+		if (IsA(stmt, CreateTableAsStmt) && !((CreateTableAsStmt *) stmt)->into->skipData)
+			return describe_queries(QueryRewrite(castNode(Query, ((CreateTableAsStmt *) stmt)->query)),
+									script);
+		if (IsA(stmt, CopyStmt) && ((CopyStmt *) stmt)->query != NULL)
+		{
+			RawStmt    *raw = makeNode(RawStmt);
+
+			raw->stmt = ((CopyStmt *) stmt)->query;
+			raw->stmt_location = query->stmt_location;
+			raw->stmt_len = query->stmt_len;
+			return describe_queries(pg_analyze_and_rewrite_fixedparams(raw, script,
+																	   NULL, 0, NULL),
+									script);
+		}
+
+		attempt = (GuardAttempt *) palloc0(sizeof(GuardAttempt));
+		attempt->command = GetCommandTagName(CreateCommandTag(stmt));
+		if (!guard_describe_setting_change(stmt, attempt))
+			attempt->targets = guard_describe_utility(stmt);
+		return list_make1(attempt);
+	}
+
+	found = guard_describe_plan(guard_plan_query(query, script,
+												 CURSOR_OPT_PARALLEL_OK, NULL),
+								script);
+	if (found != NIL)
+		return found;
+	attempt = (GuardAttempt *) palloc0(sizeof(GuardAttempt));
+	attempt->command = GetCommandTagName(CreateCommandTag((Node *) query));
+	return list_make1(attempt);
+}
+
+static List *
+describe_queries(List *queries, const char *script)
+{
+	List	   *attempts = NIL;
+	ListCell   *lc;
+
+	foreach(lc, queries)
+		attempts = list_concat(attempts, describe_query((Query *) lfirst(lc), script));
+	return attempts;
+}
+
+/* What production would do with one statement. */
 static List *
 dry_run_describe(RawStmt *raw, const char *script)
 {
 	List	   *rows = NIL;
-	List	   *attempts = NIL;
 	ListCell   *lc;
 
-	foreach(lc, pg_analyze_and_rewrite_fixedparams(raw, script, NULL, 0, NULL))
-	{
-		Query	   *query = (Query *) lfirst(lc);
-
-		if (query->commandType == CMD_UTILITY)
-		{
-			GuardAttempt *attempt = (GuardAttempt *) palloc0(sizeof(GuardAttempt));
-
-			attempt->command = GetCommandTagName(CreateCommandTag(query->utilityStmt));
-			if (!guard_describe_setting_change(query->utilityStmt, attempt))
-				attempt->targets = guard_describe_utility(query->utilityStmt);
-			attempts = lappend(attempts, attempt);
-		}
-		else
-		{
-			PlannedStmt *pstmt = guard_plan_query(query, script,
-												  CURSOR_OPT_PARALLEL_OK, NULL);
-			List	   *found = guard_describe_plan(pstmt, script);
-			GuardAttempt *attempt;
-
-			if (found == NIL)
-			{
-				attempt = (GuardAttempt *) palloc0(sizeof(GuardAttempt));
-				attempt->command = GetCommandTagName(CreateCommandTag((Node *) query));
-				found = list_make1(attempt);
-			}
-			attempts = list_concat(attempts, found);
-		}
-	}
-
-	foreach(lc, attempts)
+	foreach(lc, describe_queries(pg_analyze_and_rewrite_fixedparams(raw, script,
+																	NULL, 0, NULL),
+								 script))
 	{
 		GuardAttempt *attempt = (GuardAttempt *) lfirst(lc);
 		GuardDecision decision;

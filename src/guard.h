@@ -48,7 +48,8 @@ typedef enum GuardTargetKind
 	GUARD_TARGET_TABLE,
 	GUARD_TARGET_COLUMN,
 	GUARD_TARGET_DATABASE,
-	GUARD_TARGET_SETTING		/* a change that weakens protection */
+	GUARD_TARGET_SETTING,		/* one of guard's settings */
+	GUARD_TARGET_LABEL			/* the guard label of a table or schema */
 } GuardTargetKind;
 
 /*
@@ -64,8 +65,7 @@ typedef enum GuardAction
 	GUARD_ACTION_UPDATE,
 	GUARD_ACTION_DROP_COLUMN,
 	GUARD_ACTION_DROP_DATABASE,
-	GUARD_ACTION_WEAKEN,		/* lowers guard.environment, widens an exemption */
-	GUARD_ACTION_CHANGE			/* any other change to guard's settings or labels */
+	GUARD_ACTION_CHANGE			/* a change to guard's settings or labels */
 } GuardAction;
 
 typedef uint8 GuardOps;
@@ -75,7 +75,20 @@ typedef uint8 GuardOps;
 							 GUARD_OP(GUARD_ACTION_DELETE) | GUARD_OP(GUARD_ACTION_UPDATE))
 
 /*
- * One thing a statement would destroy.  The facts the policy needs are
+ * What a change to one of guard's settings or labels does for one set of
+ * sessions (for a setting) or one object (for a label): the value in force
+ * before the statement and after it.  Whether that weakens protection is
+ * the policy's to say.
+ */
+typedef struct GuardChange
+{
+	const char *scope;			/* whom it applies to, in words, or NULL */
+	const char *before;			/* never NULL: a default is a value too */
+	const char *after;
+} GuardChange;
+
+/*
+ * One thing a statement would destroy or change.  The facts the policy needs are
  * captured when the target is described, because a dropped object can no
  * longer be looked up by the time the statement ends.
  */
@@ -89,6 +102,7 @@ typedef struct GuardTarget
 	bool		temporary;		/* a temporary relation */
 	bool		created_here;	/* created in the current transaction */
 	GuardOps	exempt;			/* actions its labels (or its schema's) exempt */
+	List	   *changes;		/* of GuardChange *, for settings and labels */
 } GuardTarget;
 
 /* A statement that would destroy something, as a hook saw it. */
@@ -113,6 +127,7 @@ typedef struct GuardDecision
 	List	   *targets;		/* the targets that are not exempt */
 	bool		record;			/* whether the audit keeps a row for it */
 	bool		exempted;		/* some targets were exempt by label */
+	const char *detail;			/* more to say in a refusal, or NULL */
 } GuardDecision;
 
 /*
@@ -259,6 +274,7 @@ extern char *guard_targets_message(List *targets);
 #define GUARD_LABEL_PROVIDER "guard"
 extern void guard_exemption_init(void);
 extern GuardOps guard_exempt_ops(Oid relid, Oid nspid, bool is_partition);
+extern GuardOps guard_label_ops(const char *label);
 
 /* policy.c: the rules */
 extern bool guard_policy_active(void);
@@ -268,6 +284,8 @@ extern void guard_decide_in(const GuardAttempt *attempt,
 							GuardEnvironment environment, bool use_override,
 							GuardDecision *decision);
 extern void guard_act(const GuardAttempt *attempt, const GuardDecision *decision);
+extern char *guard_refusal_message(const GuardAttempt *attempt,
+								   const GuardDecision *decision);
 extern void guard_enforce(const GuardAttempt *attempt);
 extern const char *guard_verdict_name(GuardVerdict verdict);
 extern void guard_permit_drop_database(Oid dbid, const char *reason);

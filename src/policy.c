@@ -119,6 +119,71 @@ target_is_exempt(const GuardTarget *target)
 	return (target->exempt & GUARD_OP(target->action)) != 0;
 }
 
+/* An environment's rank; a value that is no environment name is production. */
+static int
+environment_rank(const char *value)
+{
+	int			env = guard_parse_environment(value);
+
+	return env < 0 ? GUARD_ENV_PRODUCTION : env;
+}
+
+/*
+ * Whether a change to one of guard's settings or labels lets more through
+ * than before: a lower environment, a higher row limit or none, a label
+ * that exempts more.  A label on a table created in this transaction
+ * weakens nothing: the table holds nothing older (a migration that creates
+ * a staging table with its label, a restore in one transaction).  Returns
+ * the words for a refusal, or NULL.
+ */
+static char *
+change_weakens(const GuardTarget *target, const GuardChange *change)
+{
+	if (target->kind == GUARD_TARGET_LABEL)
+	{
+		if (target->created_here ||
+			(guard_label_ops(change->after) & ~guard_label_ops(change->before)) == 0)
+			return NULL;
+		return psprintf("The statement would exempt %s from protection.",
+						change->after);
+	}
+
+	if (pg_strcasecmp(target->name, "guard.environment") == 0)
+	{
+		if (environment_rank(change->after) >= environment_rank(change->before))
+			return NULL;
+	}
+	else if (pg_strcasecmp(target->name, "guard.max_rows") == 0)
+	{
+		long		before = strtol(change->before, NULL, 10);
+		long		after = strtol(change->after, NULL, 10);
+
+		if (before <= 0 || (after > 0 && after <= before))
+			return NULL;
+	}
+	else
+		return NULL;
+
+	return psprintf("The statement would weaken it from \"%s\" to \"%s\" for %s.",
+					change->before, change->after, change->scope);
+}
+
+/* The words of the first change of a target that weakens protection. */
+static char *
+target_weakens(const GuardTarget *target)
+{
+	ListCell   *lc;
+
+	foreach(lc, target->changes)
+	{
+		char	   *words = change_weakens(target, (GuardChange *) lfirst(lc));
+
+		if (words != NULL)
+			return words;
+	}
+	return NULL;
+}
+
 void
 guard_decide(const GuardAttempt *attempt, GuardDecision *decision)
 {
@@ -144,20 +209,31 @@ guard_decide_in(const GuardAttempt *attempt, GuardEnvironment environment,
 	decision->targets = NIL;
 	decision->record = false;
 	decision->exempted = false;
+	decision->detail = attempt->detail;
 
 	foreach(lc, attempt->targets)
 	{
 		GuardTarget *target = (GuardTarget *) lfirst(lc);
 
-		if (target_loses_nothing(target))
+		if (target->action == GUARD_ACTION_CHANGE)
+		{
+			char	   *weakening = target_weakens(target);
+
+			if (weakening == NULL)
+				allowed = lappend(allowed, target);
+			else
+			{
+				decision->targets = lappend(decision->targets, target);
+				decision->detail = weakening;
+			}
+		}
+		else if (target_loses_nothing(target))
 			continue;
-		if (target_is_exempt(target))
+		else if (target_is_exempt(target))
 		{
 			allowed = lappend(allowed, target);
 			decision->exempted = true;
 		}
-		else if (target->action == GUARD_ACTION_CHANGE)
-			allowed = lappend(allowed, target);
 		else
 			decision->targets = lappend(decision->targets, target);
 	}
@@ -202,6 +278,14 @@ guard_decide_in(const GuardAttempt *attempt, GuardEnvironment environment,
 						attempt->old_value != NULL || attempt->new_value != NULL);
 }
 
+/* The words of a refusal: the error's message, and the dry run's. */
+char *
+guard_refusal_message(const GuardAttempt *attempt, const GuardDecision *decision)
+{
+	return psprintf("guard: %s of %s refused in production", attempt->command,
+					guard_targets_message(decision->targets));
+}
+
 /*
  * Record a decision, then refuse or warn.  A refusal is raised only after
  * its record is committed or written to the log.
@@ -236,18 +320,16 @@ guard_act(const GuardAttempt *attempt, const GuardDecision *decision)
 
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("guard: %s of %s refused in production",
-						attempt->command,
-						guard_targets_message(decision->targets)),
-				 attempt->detail ?
+				 errmsg("%s", guard_refusal_message(attempt, decision)),
+				 decision->detail ?
 				 errdetail("The server is marked as production by \"guard.environment\". %s",
-						   attempt->detail) :
+						   decision->detail) :
 				 errdetail("The server is marked as production by \"guard.environment\"."),
 				 database ?
 				 errhint("If this is intended, first run SELECT guard.permit_drop_database('<database>', '<reason>') in the database \"%s\", in the same session.",
 						 guard_database) :
 				 strcmp(attempt->command, "ALTER SYSTEM") == 0 ?
-				 errhint("ALTER SYSTEM cannot run inside a transaction block; to lower the environment deliberately, edit postgresql.conf and reload.") :
+				 errhint("ALTER SYSTEM cannot run inside a transaction block, where the override is set; to make this change deliberately, edit the configuration file that sets it (postgresql.auto.conf overrides postgresql.conf) and reload.") :
 				 errhint("If this is intended, run it in a transaction after SET LOCAL guard.override = '<reason>'.")));
 	}
 	else if (decision->verdict == GUARD_VERDICT_WARNED)
@@ -255,9 +337,9 @@ guard_act(const GuardAttempt *attempt, const GuardDecision *decision)
 				(errmsg("guard: %s of %s would be refused in production",
 						attempt->command,
 						guard_targets_message(decision->targets)),
-				 attempt->detail ?
+				 decision->detail ?
 				 errdetail("The server is marked as staging by \"guard.environment\". %s",
-						   attempt->detail) :
+						   decision->detail) :
 				 errdetail("The server is marked as staging by \"guard.environment\".")));
 }
 

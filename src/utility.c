@@ -469,9 +469,18 @@ run_setting_change(PlannedStmt *pstmt, const char *queryString,
 	if (!guard_describe_setting_change(parsetree, &attempt))
 		return false;
 
+	/*
+	 * ALTER SYSTEM cannot be rolled back: it is recorded before it acts.
+	 * The others are recorded once they have succeeded.
+	 */
 	guard_decide(&attempt, &decision);
-	if (decision.verdict == GUARD_VERDICT_BLOCKED)
+	if (decision.verdict == GUARD_VERDICT_BLOCKED || IsA(parsetree, AlterSystemStmt))
+	{
 		guard_act(&attempt, &decision);
+		call_previous(pstmt, queryString, readOnlyTree, context, params,
+					  queryEnv, dest, qc);
+		return true;
+	}
 	call_previous(pstmt, queryString, readOnlyTree, context, params,
 				  queryEnv, dest, qc);
 	guard_act(&attempt, &decision);
@@ -487,6 +496,7 @@ guard_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	Node	   *parsetree = pstmt->utilityStmt;
 	GuardAttempt attempt;
 	GuardFrame	frame;
+	bool		once;
 
 	check_settings_stmt(parsetree);
 
@@ -511,8 +521,15 @@ guard_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 											 pstmt->stmt_len);
 	attempt.targets = describe_statement(parsetree);
 
-	/* Refuse what the statement names before it changes anything. */
-	if (attempt.targets != NIL)
+	/*
+	 * DROP DATABASE cannot be rolled back, and takes nothing else with it:
+	 * it is decided once, and recorded, before it acts.  Anything else is
+	 * refused here for what it names, before it changes anything.
+	 */
+	once = IsA(parsetree, DropdbStmt);
+	if (once)
+		guard_enforce(&attempt);
+	else if (attempt.targets != NIL)
 	{
 		GuardDecision decision;
 
@@ -538,8 +555,11 @@ guard_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	PG_END_TRY();
 
 	/* Judge everything it named and everything it took with it. */
-	attempt.targets = list_concat(attempt.targets, frame.late);
-	guard_enforce(&attempt);
+	if (!once)
+	{
+		attempt.targets = list_concat(attempt.targets, frame.late);
+		guard_enforce(&attempt);
+	}
 }
 
 void
