@@ -168,18 +168,29 @@ change_weakens(const GuardTarget *target, const GuardChange *change)
 					change->before, change->after, change->scope);
 }
 
-/* The words of the first change of a target that weakens protection. */
+/*
+ * The words of the first change of a target that weakens protection, or
+ * NULL.  A change that lowers guard.environment is judged in the
+ * environment it lowers, which *environment is raised to: from a session
+ * in a development database, unmarking a production one is a production
+ * matter.
+ */
 static char *
-target_weakens(const GuardTarget *target)
+target_weakens(const GuardTarget *target, GuardEnvironment *environment)
 {
 	ListCell   *lc;
 
 	foreach(lc, target->changes)
 	{
-		char	   *words = change_weakens(target, (GuardChange *) lfirst(lc));
+		GuardChange *change = (GuardChange *) lfirst(lc);
+		char	   *words = change_weakens(target, change);
 
-		if (words != NULL)
-			return words;
+		if (words == NULL)
+			continue;
+		if (target->kind == GUARD_TARGET_SETTING &&
+			pg_strcasecmp(target->name, "guard.environment") == 0)
+			*environment = Max(*environment, environment_rank(change->before));
+		return words;
 	}
 	return NULL;
 }
@@ -217,7 +228,7 @@ guard_decide_in(const GuardAttempt *attempt, GuardEnvironment environment,
 
 		if (target->action == GUARD_ACTION_CHANGE)
 		{
-			char	   *weakening = target_weakens(target);
+			char	   *weakening = target_weakens(target, &decision->environment);
 
 			if (weakening == NULL)
 				allowed = lappend(allowed, target);
