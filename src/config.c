@@ -35,9 +35,6 @@
 #include "compat.h"
 #include "guard.h"
 
-/* The guard settings whose lowering weakens protection. */
-static const char *const ranked_settings[] = {"guard.environment", "guard.max_rows"};
-
 /* One value stored by ALTER DATABASE/ROLE (0 for "every"). */
 typedef struct StoredValue
 {
@@ -45,17 +42,6 @@ typedef struct StoredValue
 	Oid			roleid;
 	char	   *value;
 } StoredValue;
-
-static bool
-is_ranked(const char *name)
-{
-	int			i;
-
-	for (i = 0; i < lengthof(ranked_settings); i++)
-		if (pg_strcasecmp(name, ranked_settings[i]) == 0)
-			return true;
-	return false;
-}
 
 /* Every value stored for a setting in pg_db_role_setting, at every level. */
 static List *
@@ -331,9 +317,10 @@ describe_change(VariableSetStmt *set, bool system, Oid dbid, Oid roleid,
 	/* RESET ALL removes every guard setting stored at that level. */
 	if (set->kind == VAR_RESET_ALL)
 	{
-		for (i = 0; i < lengthof(ranked_settings); i++)
+		const char *setting;
+
+		for (i = 0; (setting = guard_protected_setting(i)) != NULL; i++)
 		{
-			const char *setting = ranked_settings[i];
 			const char *old;
 			List	   *changes;
 
@@ -368,7 +355,7 @@ describe_change(VariableSetStmt *set, bool system, Oid dbid, Oid roleid,
 						name, attempt->new_value),
 				 errhint("Valid values are \"development\", \"staging\" and \"production\".")));
 
-	if (!is_ranked(name))
+	if (!guard_setting_protected(name))
 	{
 		attempt->old_value = system ?
 			GetConfigOptionByName(name, NULL, true) :

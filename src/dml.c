@@ -241,7 +241,7 @@ guard_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		foreach(lc, guard_describe_plan(pstmt, queryDesc->sourceText))
 			guard_enforce((GuardAttempt *) lfirst(lc));
 
-		if (guard_max_rows > 0 && needs_row_counts(pstmt))
+		if (guard_row_limit_set() && needs_row_counts(pstmt))
 			queryDesc->instrument_options |= INSTRUMENT_ROWS;
 	}
 
@@ -301,8 +301,7 @@ refuse_over_limit(QueryDesc *queryDesc, ModifyTable *mt, uint64 rows)
 											 pstmt->stmt_location,
 											 pstmt->stmt_len);
 	attempt.targets = list_make1(target);
-	attempt.detail = psprintf("It would change " UINT64_FORMAT " rows, more than \"guard.max_rows\" (%d).",
-							  rows, guard_max_rows);
+	attempt.rows = rows;
 	guard_enforce(&attempt);
 }
 
@@ -326,7 +325,7 @@ check_counted(QueryDesc *queryDesc, PlanState *planstate)
 	instr = outerPlanState(mtstate)->instrument;
 	if (instr != NULL)
 		rows += instr->ntuples + instr->tuplecount;
-	if (rows > guard_max_rows)
+	if (guard_rows_over_limit((uint64) rows))
 		refuse_over_limit(queryDesc, mt, (uint64) rows);
 }
 
@@ -336,13 +335,13 @@ guard_ExecutorFinish(QueryDesc *queryDesc)
 	PlannedStmt *pstmt = queryDesc->plannedstmt;
 	EState	   *estate = queryDesc->estate;
 
-	if (guard_max_rows > 0 && estate != NULL &&
+	if (guard_row_limit_set() && estate != NULL &&
 		(pstmt->commandType == CMD_DELETE || pstmt->commandType == CMD_UPDATE ||
 		 pstmt->hasModifyingCTE) &&
 		guard_policy_active())
 	{
 		if (pstmt->canSetTag && IsA(pstmt->planTree, ModifyTable) &&
-			estate->es_processed > (uint64) guard_max_rows)
+			guard_rows_over_limit(estate->es_processed))
 			refuse_over_limit(queryDesc, (ModifyTable *) pstmt->planTree,
 							  estate->es_processed);
 		if ((queryDesc->instrument_options & INSTRUMENT_ROWS) != 0)

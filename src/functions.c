@@ -7,8 +7,6 @@
  */
 #include "postgres.h"
 
-#include <ctype.h>
-
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
@@ -111,25 +109,8 @@ guard_permit_drop_database_sql(PG_FUNCTION_ARGS)
 {
 	Name		dbname = PG_GETARG_NAME(0);
 	char	   *reason = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	Oid			dbid;
-	const char *p;
 
-	if (!guard_may_override())
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to permit DROP DATABASE"),
-				 errdetail("Only roles that may set \"guard.override\" may permit it.")));
-
-	for (p = reason; *p != '\0' && isspace((unsigned char) *p); p++)
-		;
-	if (*p == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a DROP DATABASE permit needs a reason"),
-				 errdetail("The reason is recorded in the audit table with the DROP DATABASE it allows.")));
-
-	dbid = get_database_oid(NameStr(*dbname), false);
-	guard_permit_drop_database(dbid, reason);
+	guard_permit_drop_database(get_database_oid(NameStr(*dbname), false), reason);
 
 	ereport(LOG,
 			(errmsg("guard: DROP DATABASE of \"%s\" permitted for this session: %s",
@@ -236,9 +217,7 @@ describe_query(Query *query, const char *script)
 		}
 
 		attempt = (GuardAttempt *) palloc0(sizeof(GuardAttempt));
-		attempt->command = GetCommandTagName(CreateCommandTag(stmt));
-		if (!guard_describe_setting_change(stmt, attempt))
-			attempt->targets = guard_describe_utility(stmt);
+		guard_describe_utility(stmt, attempt);
 		return list_make1(attempt);
 	}
 

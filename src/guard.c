@@ -18,8 +18,6 @@
  */
 #include "postgres.h"
 
-#include <ctype.h>
-
 #include "access/parallel.h"
 #include "access/xact.h"
 #include "fmgr.h"
@@ -88,28 +86,6 @@ guard_override_reason(void)
 	return guard_override;
 }
 
-/*
- * Settings that weaken protection when lowered are never taken from a
- * session: not from SET, set_config(), a function's SET clause or a
- * client's startup options, superusers included.
- */
-static bool
-refuse_from_session(const char *name, GucSource source)
-{
-	/* A parallel worker restores its leader's value, however it was set. */
-	if (InitializingParallelWorker)
-		return true;
-
-	if (source == PGC_S_CLIENT || source == PGC_S_SESSION)
-	{
-		GUC_check_errcode(ERRCODE_CANT_CHANGE_RUNTIME_PARAM);
-		GUC_check_errmsg("parameter \"%s\" cannot be set from a session", name);
-		GUC_check_errdetail("It is set in the server configuration, with ALTER SYSTEM, or with ALTER DATABASE or ALTER ROLE ... SET.");
-		return false;
-	}
-	return true;
-}
-
 /* An environment name, in any case, as PostgreSQL reads enums; -1 if none. */
 int
 guard_parse_environment(const char *value)
@@ -142,7 +118,7 @@ check_environment(char **newval, void **extra, GucSource source)
 	char	   *canonical;
 	int		   *binding;
 
-	if (!refuse_from_session("guard.environment", source))
+	if (!guard_check_setting_source("guard.environment", source))
 		return false;
 
 	env = guard_parse_environment(*newval);
@@ -194,37 +170,18 @@ assign_environment(const char *newval, void *extra)
 static bool
 check_max_rows(int *newval, void **extra, GucSource source)
 {
-	return refuse_from_session("guard.max_rows", source);
+	return guard_check_setting_source("guard.max_rows", source);
 }
 
 static bool
 check_override(char **newval, void **extra, GucSource source)
 {
 	OverrideExtra *binding;
-	const char *p;
 
 	if (source == PGC_S_DEFAULT || InitializingParallelWorker)
 		return true;
-
-	if (source != PGC_S_SESSION || !IsTransactionBlock())
-	{
-		GUC_check_errcode(ERRCODE_CANT_CHANGE_RUNTIME_PARAM);
-		GUC_check_errmsg("parameter \"guard.override\" can only be set inside a transaction block");
-		GUC_check_errdetail("An override is honoured for the transaction that sets it and for no other; it cannot be stored in the configuration, with ALTER DATABASE or ALTER ROLE, or sent as a startup option.");
-		GUC_check_errhint("Run BEGIN; SET LOCAL guard.override = '<reason>'; then the statement, then COMMIT.");
+	if (!guard_check_override_value(*newval, source))
 		return false;
-	}
-
-	for (p = *newval; *p != '\0'; p++)
-		if (!isspace((unsigned char) *p))
-			break;
-	if (*p == '\0')
-	{
-		GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
-		GUC_check_errmsg("guard.override needs a reason");
-		GUC_check_errdetail("The reason is recorded in the audit table with every statement it allows.");
-		return false;
-	}
 
 	binding = (OverrideExtra *) guard_guc_malloc(sizeof(OverrideExtra));
 	if (binding == NULL)

@@ -25,6 +25,7 @@
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "storage/proc.h"
+#include "utils/guc.h"
 #include "utils/timestamp.h"
 
 typedef enum GuardEnvironment
@@ -111,7 +112,7 @@ typedef struct GuardAttempt
 	const char *command;		/* command tag: DROP TABLE, DELETE, ... */
 	const char *statement;		/* the text of this one statement */
 	List	   *targets;		/* of GuardTarget * */
-	const char *detail;			/* more to say in a refusal, or NULL */
+	uint64		rows;			/* rows it changed, when over guard.max_rows */
 	/* For changes to guard's own settings and labels: */
 	const char *old_value;
 	const char *new_value;
@@ -246,7 +247,7 @@ extern const char *guard_override_reason(void);
 /* utility.c: the ProcessUtility hook */
 extern void guard_utility_init(void);
 extern bool guard_statement_collect(GuardTarget *target);
-extern List *guard_describe_utility(Node *parsetree);
+extern bool guard_describe_utility(Node *parsetree, GuardAttempt *attempt);
 
 /* config.c: changes to guard's own settings */
 extern bool guard_describe_setting_change(Node *parsetree, GuardAttempt *attempt);
@@ -279,6 +280,14 @@ extern GuardOps guard_label_ops(const char *label);
 /* policy.c: the rules */
 extern bool guard_policy_active(void);
 extern bool guard_may_override(void);
+extern bool guard_row_limit_set(void);
+extern bool guard_rows_over_limit(uint64 rows);
+extern bool guard_setting_protected(const char *name);
+extern const char *guard_protected_setting(int i);
+extern bool guard_reason_given(const char *reason);
+extern void guard_check_setting_statement(Node *parsetree);
+extern bool guard_check_setting_source(const char *name, GucSource source);
+extern bool guard_check_override_value(const char *reason, GucSource source);
 extern void guard_decide(const GuardAttempt *attempt, GuardDecision *decision);
 extern void guard_decide_in(const GuardAttempt *attempt,
 							GuardEnvironment environment, bool use_override,

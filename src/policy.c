@@ -17,10 +17,16 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
+
+#include "access/parallel.h"
+#include "access/xact.h"
 #include "access/xlog.h"
 #include "miscadmin.h"
+#include "nodes/parsenodes.h"
 #include "utils/acl.h"
 #include "utils/elog.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -39,6 +45,20 @@ guard_policy_active(void)
 	if (guard_environment == GUARD_ENV_DEVELOPMENT && !guard_audit_development)
 		return false;
 	return !RecoveryInProgress();
+}
+
+/* Whether guard.max_rows limits anything: the executor counts rows if so. */
+bool
+guard_row_limit_set(void)
+{
+	return guard_max_rows > 0;
+}
+
+/* Whether a DELETE or UPDATE that changed this many rows is past the limit. */
+bool
+guard_rows_over_limit(uint64 rows)
+{
+	return guard_max_rows > 0 && rows > (uint64) guard_max_rows;
 }
 
 /* Whether the current role may set guard.override, or permit a drop. */
@@ -68,6 +88,152 @@ guard_verdict_name(GuardVerdict verdict)
 	return "unknown";
 }
 
+/*
+ * The settings that weaken protection when lowered: no session may set
+ * them, and changing them where they are stored is judged by the policy.
+ */
+static const char *const protected_settings[] = {"guard.environment", "guard.max_rows"};
+
+bool
+guard_setting_protected(const char *name)
+{
+	int			i;
+
+	for (i = 0; i < lengthof(protected_settings); i++)
+	{
+		if (pg_strcasecmp(name, protected_settings[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The i-th protected setting, or NULL past the last. */
+const char *
+guard_protected_setting(int i)
+{
+	return i < lengthof(protected_settings) ? protected_settings[i] : NULL;
+}
+
+/* Whether a reason (of an override or a permit) says anything. */
+bool
+guard_reason_given(const char *reason)
+{
+	const char *p;
+
+	for (p = reason; *p != '\0'; p++)
+	{
+		if (!isspace((unsigned char) *p))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Settings that weaken protection when lowered are never taken from a
+ * session: not from SET, set_config(), a function's SET clause or a
+ * client's startup options, superusers included.
+ */
+bool
+guard_check_setting_source(const char *name, GucSource source)
+{
+	/* A parallel worker restores its leader's value, however it was set. */
+	if (InitializingParallelWorker)
+		return true;
+
+	if (source == PGC_S_CLIENT || source == PGC_S_SESSION)
+	{
+		GUC_check_errcode(ERRCODE_CANT_CHANGE_RUNTIME_PARAM);
+		GUC_check_errmsg("parameter \"%s\" cannot be set from a session", name);
+		GUC_check_errdetail("It is set in the server configuration, with ALTER SYSTEM, or with ALTER DATABASE or ALTER ROLE ... SET.");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * guard.override is taken only from SET LOCAL (or set_config(..., true))
+ * inside a transaction block, and only with a reason.  For its check hook.
+ */
+bool
+guard_check_override_value(const char *reason, GucSource source)
+{
+	if (source != PGC_S_SESSION || !IsTransactionBlock())
+	{
+		GUC_check_errcode(ERRCODE_CANT_CHANGE_RUNTIME_PARAM);
+		GUC_check_errmsg("parameter \"guard.override\" can only be set inside a transaction block");
+		GUC_check_errdetail("An override is honoured for the transaction that sets it and for no other; it cannot be stored in the configuration, with ALTER DATABASE or ALTER ROLE, or sent as a startup option.");
+		GUC_check_errhint("Run BEGIN; SET LOCAL guard.override = '<reason>'; then the statement, then COMMIT.");
+		return false;
+	}
+	if (!guard_reason_given(reason))
+	{
+		GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
+		GUC_check_errmsg("guard.override needs a reason");
+		GUC_check_errdetail("The reason is recorded in the audit table with every statement it allows.");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * guard.environment cannot be set from a function's SET clause, but the
+ * value is validated with the same source as ALTER DATABASE ... SET, which
+ * is allowed; and SET guard.override without LOCAL would outlive the
+ * transaction.  Both are refused here, in every environment.
+ */
+static void
+check_function_options(List *options)
+{
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+		VariableSetStmt *set;
+
+		if (strcmp(def->defname, "set") != 0 || !IsA(def->arg, VariableSetStmt))
+			continue;
+		set = (VariableSetStmt *) def->arg;
+		if (set->name != NULL &&
+			(guard_setting_protected(set->name) ||
+			 pg_strcasecmp(set->name, "guard.override") == 0))
+			ereport(ERROR,
+					(errcode(ERRCODE_CANT_CHANGE_RUNTIME_PARAM),
+					 errmsg("parameter \"%s\" cannot be set in a function's SET clause",
+							set->name)));
+	}
+}
+
+void
+guard_check_setting_statement(Node *parsetree)
+{
+	switch (nodeTag(parsetree))
+	{
+		case T_VariableSetStmt:
+			{
+				VariableSetStmt *set = (VariableSetStmt *) parsetree;
+
+				if ((set->kind == VAR_SET_VALUE || set->kind == VAR_SET_CURRENT) &&
+					!set->is_local && set->name != NULL &&
+					pg_strcasecmp(set->name, "guard.override") == 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_CANT_CHANGE_RUNTIME_PARAM),
+							 errmsg("parameter \"guard.override\" can only be set with SET LOCAL"),
+							 errdetail("An override is honoured for the transaction that sets it and for no other."),
+							 errhint("Run BEGIN; SET LOCAL guard.override = '<reason>'; then the statement, then COMMIT.")));
+				break;
+			}
+		case T_CreateFunctionStmt:
+			check_function_options(((CreateFunctionStmt *) parsetree)->options);
+			break;
+		case T_AlterFunctionStmt:
+			check_function_options(((AlterFunctionStmt *) parsetree)->actions);
+			break;
+		default:
+			break;
+	}
+}
+
 /* How long a DROP DATABASE permit lasts. */
 #define GUARD_PERMIT_MS (5 * 60 * 1000)
 
@@ -75,10 +241,24 @@ static Oid	permit_dbid = InvalidOid;
 static char *permit_reason = NULL;
 static TimestampTz permit_until = 0;
 
-/* Record a permit for this session; the caller has checked the privilege. */
+/*
+ * Permit this session one DROP DATABASE of a database, with a reason: for
+ * roles that may set the override, which cannot reach DROP DATABASE.
+ */
 void
 guard_permit_drop_database(Oid dbid, const char *reason)
 {
+	if (!guard_may_override())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to permit DROP DATABASE"),
+				 errdetail("Only roles that may set \"guard.override\" may permit it.")));
+	if (!guard_reason_given(reason))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a DROP DATABASE permit needs a reason"),
+				 errdetail("The reason is recorded in the audit table with the DROP DATABASE it allows.")));
+
 	if (permit_reason != NULL)
 		pfree(permit_reason);
 	permit_reason = MemoryContextStrdup(TopMemoryContext, reason);
@@ -220,7 +400,10 @@ guard_decide_in(const GuardAttempt *attempt, GuardEnvironment environment,
 	decision->targets = NIL;
 	decision->record = false;
 	decision->exempted = false;
-	decision->detail = attempt->detail;
+	decision->detail = NULL;
+	if (attempt->rows > 0)
+		decision->detail = psprintf("It would change " UINT64_FORMAT " rows, more than \"guard.max_rows\" (%d).",
+									attempt->rows, guard_max_rows);
 
 	foreach(lc, attempt->targets)
 	{

@@ -108,9 +108,7 @@ describe_relation(Oid relid, AttrNumber attnum, GuardAction action, bool views)
 		RelationClose(rel);
 	}
 
-	/* Labels matter only for what would otherwise be protected. */
-	if (!target->created_here && (GUARD_OP(target->action) & GUARD_OPS_ALL))
-		target->exempt = guard_exempt_ops(relid, nspid, is_partition);
+	target->exempt = guard_exempt_ops(relid, nspid, is_partition);
 
 	return target;
 }

@@ -22,8 +22,8 @@
  *
  * The hook also hands changes to guard's own settings (ALTER SYSTEM,
  * ALTER DATABASE/ROLE ... SET) to config.c, so that each leaves a record,
- * and refuses the two ways of setting them that the settings' check hooks
- * cannot tell apart (see check_settings_stmt).
+ * and hands the policy the two ways of setting them that the settings'
+ * check hooks cannot tell apart (see guard_check_setting_statement).
  *
  *-------------------------------------------------------------------------
  */
@@ -82,66 +82,6 @@ guard_statement_collect(GuardTarget *target)
 	frame->late = lappend(frame->late, copy);
 	MemoryContextSwitchTo(oldcxt);
 	return true;
-}
-
-/*
- * guard.environment cannot be set from a function's SET clause, but the
- * value is validated with the same source as ALTER DATABASE ... SET, which
- * is allowed; and SET guard.override without LOCAL would outlive the
- * transaction.  Both are refused here, in every environment.
- */
-static void
-check_function_options(List *options)
-{
-	ListCell   *lc;
-
-	foreach(lc, options)
-	{
-		DefElem    *def = (DefElem *) lfirst(lc);
-		VariableSetStmt *set;
-
-		if (strcmp(def->defname, "set") != 0 || !IsA(def->arg, VariableSetStmt))
-			continue;
-		set = (VariableSetStmt *) def->arg;
-		if (set->name != NULL &&
-			(pg_strcasecmp(set->name, "guard.environment") == 0 ||
-			 pg_strcasecmp(set->name, "guard.max_rows") == 0 ||
-			 pg_strcasecmp(set->name, "guard.override") == 0))
-			ereport(ERROR,
-					(errcode(ERRCODE_CANT_CHANGE_RUNTIME_PARAM),
-					 errmsg("parameter \"%s\" cannot be set in a function's SET clause",
-							set->name)));
-	}
-}
-
-static void
-check_settings_stmt(Node *parsetree)
-{
-	switch (nodeTag(parsetree))
-	{
-		case T_VariableSetStmt:
-			{
-				VariableSetStmt *set = (VariableSetStmt *) parsetree;
-
-				if ((set->kind == VAR_SET_VALUE || set->kind == VAR_SET_CURRENT) &&
-					!set->is_local && set->name != NULL &&
-					pg_strcasecmp(set->name, "guard.override") == 0)
-					ereport(ERROR,
-							(errcode(ERRCODE_CANT_CHANGE_RUNTIME_PARAM),
-							 errmsg("parameter \"guard.override\" can only be set with SET LOCAL"),
-							 errdetail("An override is honoured for the transaction that sets it and for no other."),
-							 errhint("Run BEGIN; SET LOCAL guard.override = '<reason>'; then the statement, then COMMIT.")));
-				break;
-			}
-		case T_CreateFunctionStmt:
-			check_function_options(((CreateFunctionStmt *) parsetree)->options);
-			break;
-		case T_AlterFunctionStmt:
-			check_function_options(((AlterFunctionStmt *) parsetree)->actions);
-			break;
-		default:
-			break;
-	}
 }
 
 static bool
@@ -425,11 +365,29 @@ describe_statement(Node *parsetree)
 	}
 }
 
-/* What a utility statement names, for the hook and for the dry run. */
-List *
-guard_describe_utility(Node *parsetree)
+/* Whether a statement changes guard's settings, in any environment. */
+static bool
+statement_sets(Node *parsetree)
 {
-	return statement_may_destroy(parsetree) ? describe_statement(parsetree) : NIL;
+	return IsA(parsetree, AlterSystemStmt) || IsA(parsetree, AlterDatabaseSetStmt) ||
+		IsA(parsetree, AlterRoleSetStmt);
+}
+
+/*
+ * What a utility statement would change of guard's settings, or name to
+ * destroy: for the hook and, the same way, for the dry run.  Returns false
+ * when it is neither.
+ */
+bool
+guard_describe_utility(Node *parsetree, GuardAttempt *attempt)
+{
+	attempt->command = GetCommandTagName(CreateCommandTag(parsetree));
+	if (statement_sets(parsetree))
+		return guard_describe_setting_change(parsetree, attempt);
+	if (!statement_may_destroy(parsetree))
+		return false;
+	attempt->targets = describe_statement(parsetree);
+	return true;
 }
 
 static void
@@ -447,44 +405,22 @@ call_previous(PlannedStmt *pstmt, const char *queryString,
 }
 
 /*
- * A change to one of guard's settings: refused first if it weakens
- * protection where that is refused, recorded once it has been made.
- * Returns false for statements that change no guard setting.
+ * Decide before the statement runs.  DROP DATABASE, which cannot be rolled
+ * back and may fail after removing files, is decided and recorded here,
+ * once.  Anything else is only refused here for what it names, and
+ * recorded once it has succeeded: a setting change, decided here and
+ * nowhere else; a drop, judged again with what it took by cascade.
+ * Returns whether the decision is final.
  */
 static bool
-run_setting_change(PlannedStmt *pstmt, const char *queryString,
-				   bool readOnlyTree, ProcessUtilityContext context,
-				   ParamListInfo params, QueryEnvironment *queryEnv,
-				   DestReceiver *dest, QueryCompletion *qc)
+decide_before(Node *parsetree, GuardAttempt *attempt, GuardDecision *decision)
 {
-	Node	   *parsetree = pstmt->utilityStmt;
-	GuardAttempt attempt;
-	GuardDecision decision;
+	bool		final = IsA(parsetree, DropdbStmt);
 
-	memset(&attempt, 0, sizeof(attempt));
-	attempt.command = GetCommandTagName(CreateCommandTag(parsetree));
-	attempt.statement = guard_statement_text(queryString,
-											 pstmt->stmt_location,
-											 pstmt->stmt_len);
-	if (!guard_describe_setting_change(parsetree, &attempt))
-		return false;
-
-	/*
-	 * ALTER SYSTEM cannot be rolled back: it is recorded before it acts.
-	 * The others are recorded once they have succeeded.
-	 */
-	guard_decide(&attempt, &decision);
-	if (decision.verdict == GUARD_VERDICT_BLOCKED || IsA(parsetree, AlterSystemStmt))
-	{
-		guard_act(&attempt, &decision);
-		call_previous(pstmt, queryString, readOnlyTree, context, params,
-					  queryEnv, dest, qc);
-		return true;
-	}
-	call_previous(pstmt, queryString, readOnlyTree, context, params,
-				  queryEnv, dest, qc);
-	guard_act(&attempt, &decision);
-	return true;
+	guard_decide(attempt, decision);
+	if (final || decision->verdict == GUARD_VERDICT_BLOCKED)
+		guard_act(attempt, decision);
+	return final;
 }
 
 static void
@@ -495,47 +431,37 @@ guard_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 {
 	Node	   *parsetree = pstmt->utilityStmt;
 	GuardAttempt attempt;
+	GuardDecision decision;
 	GuardFrame	frame;
-	bool		once;
+	bool		final;
 
-	check_settings_stmt(parsetree);
+	guard_check_setting_statement(parsetree);
 
-	/* Changes to guard's settings leave a trace in every environment. */
-	if ((IsA(parsetree, AlterSystemStmt) || IsA(parsetree, AlterDatabaseSetStmt) ||
-		 IsA(parsetree, AlterRoleSetStmt)) && !guard_is_writer &&
-		run_setting_change(pstmt, queryString, readOnlyTree, context,
-						   params, queryEnv, dest, qc))
-		return;
-
-	if (!statement_may_destroy(parsetree) || !guard_policy_active())
+	/*
+	 * Changes to guard's settings leave a trace in every environment; what
+	 * destroys data is looked at only where the policy has work to do.
+	 */
+	memset(&attempt, 0, sizeof(attempt));
+	if (guard_is_writer ||
+		(!statement_sets(parsetree) && !guard_policy_active()) ||
+		!guard_describe_utility(parsetree, &attempt))
 	{
 		call_previous(pstmt, queryString, readOnlyTree, context, params,
 					  queryEnv, dest, qc);
 		return;
 	}
-
-	memset(&attempt, 0, sizeof(attempt));
-	attempt.command = GetCommandTagName(CreateCommandTag(parsetree));
 	attempt.statement = guard_statement_text(queryString,
 											 pstmt->stmt_location,
 											 pstmt->stmt_len);
-	attempt.targets = describe_statement(parsetree);
+	final = decide_before(parsetree, &attempt, &decision);
 
-	/*
-	 * DROP DATABASE cannot be rolled back, and takes nothing else with it:
-	 * it is decided once, and recorded, before it acts.  Anything else is
-	 * refused here for what it names, before it changes anything.
-	 */
-	once = IsA(parsetree, DropdbStmt);
-	if (once)
-		guard_enforce(&attempt);
-	else if (attempt.targets != NIL)
+	if (statement_sets(parsetree))
 	{
-		GuardDecision decision;
-
-		guard_decide(&attempt, &decision);
-		if (decision.verdict == GUARD_VERDICT_BLOCKED)
+		call_previous(pstmt, queryString, readOnlyTree, context, params,
+					  queryEnv, dest, qc);
+		if (!final)
 			guard_act(&attempt, &decision);
+		return;
 	}
 
 	frame.outer = current_frame;
@@ -555,7 +481,7 @@ guard_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	PG_END_TRY();
 
 	/* Judge everything it named and everything it took with it. */
-	if (!once)
+	if (!final)
 	{
 		attempt.targets = list_concat(attempt.targets, frame.late);
 		guard_enforce(&attempt);

@@ -442,6 +442,8 @@ $node->safe_psql('postgres', q{DELETE FROM pg_db_role_setting WHERE setrole = (S
 }
 
 # --- 6. Names ---
+# (A database or role name holds a tab, not a newline: 19 refuses newlines
+# in them.)
 $node->safe_psql('postgres', <<'SQL');
 CREATE SCHEMA "we""ird
 schema ☃";
@@ -453,13 +455,10 @@ CREATE TABLE public."ééééééééééééééééééééééééééééé�
 CREATE TABLE public.a_name_of_far_more_than_sixty_three_bytes_which_postgresql_truncates_xxxxxxxxxx (id int);
 CREATE TABLE public."With Spaces And ""Quotes""" (id int);
 CREATE TABLE public."select" (id int);
-CREATE DATABASE "da""ta
-base ☃";
-CREATE ROLE "ro""le
-☃";
+CREATE DATABASE "da""ta	base ☃";
+CREATE ROLE "ro""le	☃";
 CREATE TABLE public.owned_by_odd (id int);
-ALTER TABLE public.owned_by_odd OWNER TO "ro""le
-☃";
+ALTER TABLE public.owned_by_odd OWNER TO "ro""le	☃";
 SQL
 my $odd_table = qq{"we""ird\nschema ☃"."ta""ble\nwith newline"};
 is($node->safe_psql('postgres', q{SELECT octet_length(relname) FROM pg_class WHERE relname LIKE 'éé%'}),
@@ -475,8 +474,8 @@ foreach my $case (
 		[ 'public."ééééééééééééééééééééééééééééééé"',
 			'public.a_name_of_far_more_than_sixty_three_bytes_which_postgresql_trun',
 			'public."With Spaces And ""Quotes"""', 'public."select"' ] ],
-	[ qq{DROP DATABASE "da""ta\nbase ☃"}, 'DROP DATABASE', [qq{"da""ta\nbase ☃"}] ],
-	[ qq{DROP OWNED BY "ro""le\n☃"}, 'DROP OWNED', ['public.owned_by_odd'] ])
+	[ qq{DROP DATABASE "da""ta\tbase ☃"}, 'DROP DATABASE', [qq{"da""ta\tbase ☃"}] ],
+	[ qq{DROP OWNED BY "ro""le\t☃"}, 'DROP OWNED', ['public.owned_by_odd'] ])
 {
 	my ($sql, $command, $objects) = @$case;
 	my $label = substr($sql, 0, 40) =~ s/\n/\\n/gr;

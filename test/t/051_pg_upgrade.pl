@@ -119,7 +119,7 @@ like($stdout, qr/Checking for presence of required libraries\s+fatal/,
 	'pg_upgrade refuses a new cluster that does not preload guard');
 my ($libs) = glob($bare->data_dir . '/pg_upgrade_output.d/*/loadable_libraries.txt');
 like(defined $libs ? slurp_file($libs) : '',
-	qr/could not load library "\$libdir\/guard": ERROR:  guard must be loaded via shared_preload_libraries/,
+	qr/could not load library "(\$libdir\/)?guard": ERROR:  guard must be loaded via shared_preload_libraries/,
 	'naming shared_preload_libraries');
 
 # A live check against the running old production server.
