@@ -15,6 +15,7 @@ OBJS = \
 	src/target.o \
 	src/policy.o \
 	src/audit.o \
+	src/queue.o \
 	src/writer.o \
 	src/functions.o \
 	src/exemption.o \

@@ -1,22 +1,21 @@
 /*-------------------------------------------------------------------------
  *
  * audit.c
- *		Audit records: the shared queue, the wait for the writer, and the
- *		server log.
+ *		The record of a decision: building it, packing it for the queue,
+ *		and writing it to the server log.
  *
  * A refused statement aborts its transaction, so its audit row cannot be
- * inserted there.  Instead the backend copies the row into a slot of a
- * fixed-size queue in shared memory, wakes the writer (writer.c), which
- * commits it in a transaction of its own, and waits for that commit for
- * at most guard.audit_timeout before it raises the refusal.  When the row
- * cannot be committed in time (no writer, no audit table, queue full,
- * writer stuck or blocked by a lock this very session holds), the full
- * record goes to the server log under the prefix "guard audit fallback:".
- * Every committed row is logged too, under "guard audit:".  So an attempt
- * is always in the table or in the log.
+ * inserted there.  Instead the row is handed to the queue (queue.c), which
+ * the writer (writer.c) drains into guard.audit in a transaction of its
+ * own, and the backend waits for that commit for at most
+ * guard.audit_timeout before it raises the refusal.  When the row cannot
+ * be committed in time, the full record goes to the server log under the
+ * prefix "guard audit fallback:".  Every committed row is logged too,
+ * under "guard audit:".  So an attempt is always in the table or in the
+ * log.
  *
- * Locking: see GuardShared in guard.h.  A backend that gives up waiting
- * leaves its slot to the writer, which frees it once done with it.
+ * A record in the queue is a fixed-size copy of the row, its long text
+ * clipped to fit; its layout is known to this file alone.
  *
  *-------------------------------------------------------------------------
  */
@@ -46,83 +45,42 @@
 #define GUARD_REASON_MAX	1024
 #define GUARD_OBJECTS_MAX	3072
 
-GuardShared *guard_shared = NULL;
-
-/* Saved hook values, to chain to. */
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-
 static const char *const field_names[GUARD_NFIELDS] = {
 	"database", "login_role", "effective_role", "client_addr",
 	"application_name", "command", "statement", "environment", "verdict",
 	"reason", "old_value", "new_value", "objects"
 };
 
-const char *
-guard_writer_state_name(GuardWriterState state)
+/* Text kept of a row in a queue slot; the log has it whole. */
+#define GUARD_RECORD_TEXT	8192
+
+/* One audit row in a form that fits a queue slot; long text is clipped. */
+typedef struct GuardRecord
 {
-	switch (state)
-	{
-		case GUARD_WRITER_STOPPED:
-			return "stopped";
-		case GUARD_WRITER_STARTING:
-			return "starting";
-		case GUARD_WRITER_NO_TABLE:
-			return "no audit table";
-		case GUARD_WRITER_READY:
-			return "ready";
-	}
-	return "unknown";
+	TimestampTz at;
+	int32		backend_pid;
+	int32		encoding;		/* of the text, the database's encoding */
+	int32		object_count;	/* objects destroyed, even if not all fit */
+	int16		offset[GUARD_NFIELDS];	/* -1 for NULL */
+	int16		length[GUARD_NFIELDS];
+	bool		clipped;		/* some text did not fit */
+	char		text[GUARD_RECORD_TEXT];
+} GuardRecord;
+
+/* The size of a record, for the queue's slots. */
+Size
+guard_record_size(void)
+{
+	return sizeof(GuardRecord);
 }
 
-static Size
-shared_size(void)
-{
-	return add_size(offsetof(GuardShared, slots),
-					mul_size(guard_audit_queue_size, sizeof(GuardSlot)));
-}
-
-static void
-guard_shmem_request(void)
-{
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(shared_size());
-	RequestNamedLWLockTranche("guard", 1);
-}
-
-static void
-guard_shmem_startup(void)
-{
-	bool		found;
-
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	guard_shared = ShmemInitStruct("guard", shared_size(), &found);
-	if (!found)
-	{
-		memset(guard_shared, 0, shared_size());
-		guard_shared->lock = &(GetNamedLWLockTranche("guard"))->lock;
-		guard_shared->nslots = guard_audit_queue_size;
-		guard_shared->writer_state = GUARD_WRITER_STOPPED;
-		guard_shared->next_seq = 1;
-		pg_atomic_init_u64(&guard_shared->queued, 0);
-		pg_atomic_init_u64(&guard_shared->written, 0);
-		pg_atomic_init_u64(&guard_shared->fallback, 0);
-		pg_atomic_init_u64(&guard_shared->failed, 0);
-	}
-	LWLockRelease(AddinShmemInitLock);
-}
-
+/* The failure of a row that has no table to go to. */
 void
-guard_audit_init(void)
+guard_audit_table_missing(char *failure, size_t failure_size)
 {
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = guard_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = guard_shmem_startup;
+	snprintf(failure, failure_size,
+			 "the audit table guard.audit does not exist in database \"%s\"",
+			 guard_database);
 }
 
 /* The client's address, or NULL for a Unix socket or no client. */
@@ -205,9 +163,10 @@ pack_text(GuardRecord *record, int *used, GuardField field, const char *str,
  * Pack a row into a queue slot's record.  The short fields go first; the
  * object names (whole names only) and the statement share what is left.
  */
-static void
-pack_record(GuardRecord *record, const GuardRow *row)
+void
+guard_record_pack(void *slot_record, const GuardRow *row)
 {
+	GuardRecord *record = (GuardRecord *) slot_record;
 	int			used = 0;
 	int			start;
 	int			field;
@@ -248,10 +207,11 @@ pack_record(GuardRecord *record, const GuardRow *row)
 			  row->field[GUARD_FIELD_STATEMENT], GUARD_RECORD_TEXT);
 }
 
-/* The reverse of pack_record, into palloc'd memory. */
+/* The reverse of guard_record_pack, into palloc'd memory. */
 void
-guard_record_unpack(const GuardRecord *record, GuardRow *row)
+guard_record_unpack(const void *slot_record, GuardRow *row)
 {
+	const GuardRecord *record = (const GuardRecord *) slot_record;
 	int			field;
 	const char *p;
 	const char *end;
@@ -336,169 +296,11 @@ log_row(const GuardRow *row, int64 id, const char *failure)
 	pfree(buf.data);
 }
 
-static uint32
-commit_wait_event(void)
+/* The encoding of a packed record's text. */
+int
+guard_record_encoding(const void *slot_record)
 {
-	static uint32 wait_event = 0;
-
-	if (wait_event == 0)
-		wait_event = GUARD_WAIT_EVENT("GuardAuditCommit");
-	return wait_event;
-}
-
-/*
- * Whether this session holds a lock on guard.audit that blocks the
- * writer's INSERT: then waiting for the writer would only wait out the
- * timeout.  This happens when a cascade reaches guard's own table.
- */
-static bool
-audit_table_locked_here(Oid dbid, Oid relid)
-{
-	LOCKTAG		tag;
-	LOCKMODE	mode;
-
-	if (dbid != MyDatabaseId || !OidIsValid(relid))
-		return false;
-
-	SET_LOCKTAG_RELATION(tag, dbid, relid);
-	for (mode = ShareLock; mode <= AccessExclusiveLock; mode++)
-	{
-		if (GUARD_LOCK_HELD_BY_ME(&tag, mode))
-			return true;
-	}
-	return false;
-}
-
-/*
- * Queue a row and wait for the writer to commit it.  Returns true with
- * *id set once it is committed; false with *failure set otherwise.
- */
-static bool
-queue_and_wait(const GuardRow *row, int64 *id, char *failure, size_t failure_size)
-{
-	GuardShared *shared = guard_shared;
-	GuardSlot  *slot = NULL;
-	GuardWriterState state;
-	Latch	   *writer_latch;
-	TimestampTz deadline;
-	bool		blocking;
-	Oid			audit_dbid;
-	Oid			audit_relid;
-	int			i;
-
-	if (shared == NULL)
-	{
-		strlcpy(failure, "guard's shared memory is not available", failure_size);
-		return false;
-	}
-
-	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-	state = shared->writer_state;
-	audit_dbid = shared->audit_dbid;
-	audit_relid = shared->audit_relid;
-	if (state == GUARD_WRITER_READY)
-	{
-		for (i = 0; i < shared->nslots; i++)
-		{
-			if (shared->slots[i].state == GUARD_SLOT_FREE)
-			{
-				slot = &shared->slots[i];
-				slot->state = GUARD_SLOT_FILLING;
-				slot->waiter = MyProc;
-				slot->seq = shared->next_seq++;
-				slot->id = 0;
-				slot->failure[0] = '\0';
-				break;
-			}
-		}
-	}
-	LWLockRelease(shared->lock);
-
-	if (state == GUARD_WRITER_NO_TABLE)
-	{
-		snprintf(failure, failure_size,
-				 "the audit table guard.audit does not exist in database \"%s\"",
-				 guard_database);
-		return false;
-	}
-	if (state != GUARD_WRITER_READY)
-	{
-		snprintf(failure, failure_size, "the audit writer is %s",
-				 guard_writer_state_name(state));
-		return false;
-	}
-	if (slot == NULL)
-	{
-		snprintf(failure, failure_size, "the audit queue is full (%d rows)",
-				 shared->nslots);
-		return false;
-	}
-
-	pack_record(&slot->record, row);
-	blocking = audit_table_locked_here(audit_dbid, audit_relid);
-
-	/*
-	 * A session that blocks the writer queues its row without waiting for
-	 * it: the writer commits it if this session's lock goes away soon
-	 * enough (the writer's lock_timeout is guard.audit_timeout).
-	 */
-	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-	slot->state = GUARD_SLOT_QUEUED;
-	if (blocking)
-		slot->waiter = NULL;
-	writer_latch = shared->writer_latch;
-	LWLockRelease(shared->lock);
-	pg_atomic_fetch_add_u64(&shared->queued, 1);
-	if (writer_latch != NULL)
-		SetLatch(writer_latch);
-
-	if (blocking)
-	{
-		strlcpy(failure,
-				"this session holds a lock on guard.audit that blocks the writer; the row stays queued and is committed only if that lock is released within guard.audit_timeout",
-				failure_size);
-		return false;
-	}
-
-	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-										   guard_audit_timeout);
-	for (;;)
-	{
-		long		remaining;
-
-		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-		if (slot->state == GUARD_SLOT_DONE || slot->state == GUARD_SLOT_FAILED)
-		{
-			bool		done = (slot->state == GUARD_SLOT_DONE);
-
-			*id = slot->id;
-			if (!done)
-				strlcpy(failure, slot->failure, failure_size);
-			slot->state = GUARD_SLOT_FREE;
-			slot->waiter = NULL;
-			LWLockRelease(shared->lock);
-			return done;
-		}
-
-		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
-													deadline);
-		if (remaining <= 0 || ProcDiePending)
-		{
-			/* Give the slot up; the writer frees it when it is done. */
-			slot->waiter = NULL;
-			LWLockRelease(shared->lock);
-			snprintf(failure, failure_size,
-					 "the audit row was not committed within %d ms",
-					 guard_audit_timeout);
-			return false;
-		}
-		LWLockRelease(shared->lock);
-
-		(void) WaitLatch(MyLatch,
-						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 remaining, commit_wait_event());
-		ResetLatch(MyLatch);
-	}
+	return ((const GuardRecord *) slot_record)->encoding;
 }
 
 /*
@@ -513,125 +315,11 @@ guard_audit_record(const GuardAttempt *attempt, const GuardDecision *decision)
 	int64		id = 0;
 
 	build_row(attempt, decision, &row);
-	if (queue_and_wait(&row, &id, failure, sizeof(failure)))
+	if (guard_queue_put(&row, &id, failure, sizeof(failure)))
 		log_row(&row, id, NULL);
 	else
 	{
-		if (guard_shared != NULL)
-			pg_atomic_fetch_add_u64(&guard_shared->fallback, 1);
+		guard_queue_count_fallback();
 		log_row(&row, 0, failure);
-	}
-}
-
-static int
-compare_seq(const void *a, const void *b)
-{
-	uint64		sa = (*(GuardSlot *const *) a)->seq;
-	uint64		sb = (*(GuardSlot *const *) b)->seq;
-
-	return (sa > sb) - (sa < sb);
-}
-
-/*
- * For the writer: move up to max queued slots, oldest first, to WRITING.
- * Returns how many were taken.
- */
-int
-guard_queue_take(GuardSlot **slots, int max)
-{
-	GuardShared *shared = guard_shared;
-	GuardSlot **queued;
-	int			nqueued = 0;
-	int			i;
-
-	queued = (GuardSlot **) palloc(sizeof(GuardSlot *) * shared->nslots);
-	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-	for (i = 0; i < shared->nslots; i++)
-	{
-		if (shared->slots[i].state == GUARD_SLOT_QUEUED)
-			queued[nqueued++] = &shared->slots[i];
-	}
-	if (nqueued > 1)
-		qsort(queued, nqueued, sizeof(GuardSlot *), compare_seq);
-	nqueued = Min(nqueued, max);
-	for (i = 0; i < nqueued; i++)
-	{
-		queued[i]->state = GUARD_SLOT_WRITING;
-		slots[i] = queued[i];
-	}
-	LWLockRelease(shared->lock);
-	pfree(queued);
-	return nqueued;
-}
-
-/*
- * For the writer: a slot is committed with this id (failure NULL), or
- * could not be.  The waiting backend is woken; a slot nobody waits for any
- * more is freed.
- */
-void
-guard_queue_finish(GuardSlot *slot, int64 id, const char *failure)
-{
-	GuardShared *shared = guard_shared;
-	PGPROC	   *waiter;
-
-	if (failure == NULL)
-		pg_atomic_fetch_add_u64(&shared->written, 1);
-	else
-		pg_atomic_fetch_add_u64(&shared->failed, 1);
-
-	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-	waiter = slot->waiter;
-	if (waiter == NULL)
-		slot->state = GUARD_SLOT_FREE;
-	else
-	{
-		slot->id = id;
-		if (failure != NULL)
-			strlcpy(slot->failure, failure, sizeof(slot->failure));
-		slot->state = failure == NULL ? GUARD_SLOT_DONE : GUARD_SLOT_FAILED;
-	}
-	LWLockRelease(shared->lock);
-
-	if (waiter != NULL)
-		SetLatch(&waiter->procLatch);
-}
-
-/*
- * For the writer: publish its state, and the audit table it writes to
- * while READY.  When it stops, every row it has not
- * committed fails at once, so that no backend waits for a writer that is
- * gone.
- */
-void
-guard_writer_publish(GuardWriterState state, Oid audit_relid)
-{
-	GuardShared *shared = guard_shared;
-	int			i;
-
-	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-	shared->writer_state = state;
-	shared->writer_pid = (state == GUARD_WRITER_STOPPED) ? 0 : MyProcPid;
-	shared->writer_latch = (state == GUARD_WRITER_STOPPED) ? NULL : MyLatch;
-	shared->audit_dbid = OidIsValid(audit_relid) ? MyDatabaseId : InvalidOid;
-	shared->audit_relid = audit_relid;
-	LWLockRelease(shared->lock);
-
-	if (state != GUARD_WRITER_STOPPED)
-		return;
-
-	for (i = 0; i < shared->nslots; i++)
-	{
-		GuardSlot  *slot = &shared->slots[i];
-		bool		pending;
-
-		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-		pending = (slot->state == GUARD_SLOT_QUEUED ||
-				   slot->state == GUARD_SLOT_WRITING);
-		if (pending)
-			slot->state = GUARD_SLOT_WRITING;
-		LWLockRelease(shared->lock);
-		if (pending)
-			guard_queue_finish(slot, 0, "the audit writer stopped");
 	}
 }

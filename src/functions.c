@@ -55,46 +55,27 @@ guard_install_check(PG_FUNCTION_ARGS)
 Datum
 guard_status(PG_FUNCTION_ARGS)
 {
-	GuardShared *shared = guard_shared;
+	GuardQueueStatus status;
 	TupleDesc	tupdesc;
 	Datum		values[10];
 	bool		nulls[10];
-	GuardWriterState state = GUARD_WRITER_STOPPED;
-	pid_t		pid = 0;
-	int			pending = 0;
-	int			i;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	memset(nulls, 0, sizeof(nulls));
-
-	if (shared != NULL)
-	{
-		LWLockAcquire(shared->lock, LW_SHARED);
-		state = shared->writer_state;
-		pid = shared->writer_pid;
-		for (i = 0; i < shared->nslots; i++)
-		{
-			GuardSlotState s = shared->slots[i].state;
-
-			if (s == GUARD_SLOT_FILLING || s == GUARD_SLOT_QUEUED ||
-				s == GUARD_SLOT_WRITING)
-				pending++;
-		}
-		LWLockRelease(shared->lock);
-	}
+	guard_queue_status(&status);
 
 	values[0] = CStringGetTextDatum(guard_environment_name(guard_environment));
-	values[1] = BoolGetDatum(shared != NULL);
-	values[2] = CStringGetTextDatum(guard_writer_state_name(state));
-	values[3] = Int32GetDatum((int32) pid);
-	nulls[3] = (pid == 0);
-	values[4] = Int32GetDatum(shared ? shared->nslots : 0);
-	values[5] = Int32GetDatum(pending);
-	values[6] = Int64GetDatum(shared ? (int64) pg_atomic_read_u64(&shared->queued) : 0);
-	values[7] = Int64GetDatum(shared ? (int64) pg_atomic_read_u64(&shared->written) : 0);
-	values[8] = Int64GetDatum(shared ? (int64) pg_atomic_read_u64(&shared->fallback) : 0);
-	values[9] = Int64GetDatum(shared ? (int64) pg_atomic_read_u64(&shared->failed) : 0);
+	values[1] = BoolGetDatum(guard_queue_available());
+	values[2] = CStringGetTextDatum(guard_writer_state_name(status.writer_state));
+	values[3] = Int32GetDatum((int32) status.writer_pid);
+	nulls[3] = (status.writer_pid == 0);
+	values[4] = Int32GetDatum(status.size);
+	values[5] = Int32GetDatum(status.pending);
+	values[6] = Int64GetDatum((int64) status.queued);
+	values[7] = Int64GetDatum((int64) status.written);
+	values[8] = Int64GetDatum((int64) status.fallback);
+	values[9] = Int64GetDatum((int64) status.failed);
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

@@ -296,7 +296,7 @@ _PG_init(void)
 	if (IsBinaryUpgrade)
 		return;
 
-	guard_audit_init();
+	guard_queue_init();
 	guard_writer_register();
 	guard_exemption_init();
 	guard_utility_init();

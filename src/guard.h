@@ -131,26 +131,6 @@ typedef struct GuardDecision
 	const char *detail;			/* more to say in a refusal, or NULL */
 } GuardDecision;
 
-/*
- * The audit queue, in shared memory.
- *
- * Locking: GuardShared->lock protects every slot's state, waiter, id and
- * failure, and the writer fields.  A slot's record is written by the
- * backend that holds the slot in GUARD_SLOT_FILLING and read by the writer
- * once it has moved the slot to GUARD_SLOT_WRITING; neither needs the lock
- * for that, because no one else touches a record in those states.  The
- * counters are atomics.
- */
-typedef enum GuardSlotState
-{
-	GUARD_SLOT_FREE,
-	GUARD_SLOT_FILLING,			/* a backend is copying its record in */
-	GUARD_SLOT_QUEUED,			/* waiting for the writer */
-	GUARD_SLOT_WRITING,			/* the writer is inserting it */
-	GUARD_SLOT_DONE,			/* committed; id is set */
-	GUARD_SLOT_FAILED			/* could not be committed; failure says why */
-} GuardSlotState;
-
 typedef enum GuardWriterState
 {
 	GUARD_WRITER_STOPPED,
@@ -189,47 +169,21 @@ typedef struct GuardRow
 	bool		clipped;		/* some text was cut to fit a queue slot */
 } GuardRow;
 
-#define GUARD_RECORD_TEXT	8192
+/* Most rows the writer takes from the queue at once. */
+#define GUARD_BATCH_MAX		256
 
-/* One audit row in a form that fits a queue slot; long text is clipped. */
-typedef struct GuardRecord
+/* What guard.status() shows of the writer and the queue. */
+typedef struct GuardQueueStatus
 {
-	TimestampTz at;
-	int32		backend_pid;
-	int32		encoding;		/* of the text, the database's encoding */
-	int32		object_count;	/* objects destroyed, even if not all fit */
-	int16		offset[GUARD_NFIELDS];	/* -1 for NULL */
-	int16		length[GUARD_NFIELDS];
-	bool		clipped;		/* some text did not fit */
-	char		text[GUARD_RECORD_TEXT];
-} GuardRecord;
-
-typedef struct GuardSlot
-{
-	GuardSlotState state;
-	PGPROC	   *waiter;			/* the backend waiting, NULL once it gave up */
-	uint64		seq;			/* queue order */
-	int64		id;				/* guard.audit.id once committed */
-	char		failure[128];	/* why it could not be committed */
-	GuardRecord record;
-} GuardSlot;
-
-typedef struct GuardShared
-{
-	LWLock	   *lock;
-	int			nslots;
 	GuardWriterState writer_state;
 	pid_t		writer_pid;
-	Latch	   *writer_latch;
-	Oid			audit_dbid;		/* where guard.audit is, once READY */
-	Oid			audit_relid;
-	uint64		next_seq;
-	pg_atomic_uint64 queued;	/* rows handed to the writer */
-	pg_atomic_uint64 written;	/* rows committed by the writer */
-	pg_atomic_uint64 fallback;	/* records that went to the log instead */
-	pg_atomic_uint64 failed;	/* rows the writer could not insert */
-	GuardSlot	slots[FLEXIBLE_ARRAY_MEMBER];
-} GuardShared;
+	int			size;			/* slots */
+	int			pending;		/* rows taken and not yet committed or failed */
+	uint64		queued;
+	uint64		written;
+	uint64		fallback;
+	uint64		failed;
+} GuardQueueStatus;
 
 /* guard.c: module entry and settings */
 extern int	guard_environment;
@@ -299,16 +253,27 @@ extern void guard_enforce(const GuardAttempt *attempt);
 extern const char *guard_verdict_name(GuardVerdict verdict);
 extern void guard_permit_drop_database(Oid dbid, const char *reason);
 
-/* audit.c: records, the shared queue, and the log fallback */
-extern GuardShared *guard_shared;
-extern void guard_audit_init(void);
+/* audit.c: the record of a decision, and the log */
 extern void guard_audit_record(const GuardAttempt *attempt,
 							   const GuardDecision *decision);
-extern const char *guard_writer_state_name(GuardWriterState state);
-extern void guard_record_unpack(const GuardRecord *record, GuardRow *row);
-extern int	guard_queue_take(GuardSlot **slots, int max);
-extern void guard_queue_finish(GuardSlot *slot, int64 id, const char *failure);
+extern Size guard_record_size(void);
+extern void guard_record_pack(void *record, const GuardRow *row);
+extern void guard_record_unpack(const void *record, GuardRow *row);
+extern int	guard_record_encoding(const void *record);
+extern void guard_audit_table_missing(char *failure, size_t failure_size);
+
+/* queue.c: the audit queue in shared memory */
+extern void guard_queue_init(void);
+extern bool guard_queue_available(void);
+extern bool guard_queue_put(const GuardRow *row, int64 *id, char *failure,
+							size_t failure_size);
+extern void guard_queue_count_fallback(void);
+extern int	guard_queue_take(int *slots, int max);
+extern void guard_queue_row(int slot, GuardRow *row, int *encoding);
+extern void guard_queue_finish(int slot, int64 id, const char *failure);
 extern void guard_writer_publish(GuardWriterState state, Oid audit_relid);
+extern const char *guard_writer_state_name(GuardWriterState state);
+extern void guard_queue_status(GuardQueueStatus *status);
 
 /* writer.c: the background worker that drains the queue */
 extern void guard_writer_register(void);

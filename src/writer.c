@@ -50,7 +50,6 @@
 #include "guard.h"
 
 /* The most rows committed by one transaction. */
-#define GUARD_BATCH_MAX 256
 
 /*
  * The insert, for the table as version 1.1 of the extension has it; a 1.0
@@ -230,6 +229,15 @@ insert_row(const GuardRow *row, int encoding, bool escape)
 									   SPI_tuptable->tupdesc, 1, &isnull));
 }
 
+/* The OID of guard.audit, or InvalidOid while it does not exist. */
+static Oid
+lookup_audit_table(void)
+{
+	Oid			nspid = get_namespace_oid("guard", true);
+
+	return OidIsValid(nspid) ? get_relname_relid("audit", nspid) : InvalidOid;
+}
+
 /*
  * Find guard.audit again: DROP and CREATE EXTENSION give it a new OID,
  * which the backends need for their lock check.
@@ -237,8 +245,7 @@ insert_row(const GuardRow *row, int encoding, bool escape)
 static void
 find_table(void)
 {
-	Oid			nspid = get_namespace_oid("guard", true);
-	Oid			relid = OidIsValid(nspid) ? get_relname_relid("audit", nspid) : InvalidOid;
+	Oid			relid = lookup_audit_table();
 
 	if (!OidIsValid(relid))
 		ereport(ERROR,
@@ -361,23 +368,21 @@ row_specific(const ErrorData *error)
 		class == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION;
 }
 
-/* The OID of guard.audit, or InvalidOid while it does not exist. */
+/* The same, in a transaction of its own, between batches. */
 static Oid
 audit_table(void)
 {
-	Oid			nspid;
 	Oid			relid;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
-	nspid = get_namespace_oid("guard", true);
-	relid = OidIsValid(nspid) ? get_relname_relid("audit", nspid) : InvalidOid;
+	relid = lookup_audit_table();
 	CommitTransactionCommand();
 	return relid;
 }
 
 static void
-fail_all(GuardSlot **slots, int n, const char *failure)
+fail_all(int *slots, int n, const char *failure)
 {
 	int			i;
 
@@ -390,7 +395,7 @@ fail_all(GuardSlot **slots, int n, const char *failure)
  * out to be missing.
  */
 static bool
-write_batch(GuardSlot **slots, int n)
+write_batch(int *slots, int n)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(batch_cxt);
 	GuardRow   *rows = (GuardRow *) palloc(sizeof(GuardRow) * n);
@@ -402,10 +407,7 @@ write_batch(GuardSlot **slots, int n)
 	int			i;
 
 	for (i = 0; i < n; i++)
-	{
-		guard_record_unpack(&slots[i]->record, &rows[i]);
-		encodings[i] = slots[i]->record.encoding;
-	}
+		guard_queue_row(slots[i], &rows[i], &encodings[i]);
 
 	error = try_write(rows, encodings, n, false, ids);
 	if (error == NULL)
@@ -415,9 +417,7 @@ write_batch(GuardSlot **slots, int n)
 	}
 	else if (table_is_missing(error))
 	{
-		snprintf(failure, sizeof(failure),
-				 "the audit table guard.audit does not exist in database \"%s\"",
-				 guard_database);
+		guard_audit_table_missing(failure, sizeof(failure));
 		fail_all(slots, n, failure);
 		table_ok = false;
 	}
@@ -467,7 +467,7 @@ writer_exit(int code, Datum arg)
 void
 guard_writer_main(Datum main_arg)
 {
-	GuardSlot **batch;
+	int		   *batch;
 	GuardWriterState state = GUARD_WRITER_STARTING;
 	char		failure[128];
 	uint32		idle_event = 0;
@@ -486,11 +486,9 @@ guard_writer_main(Datum main_arg)
 
 	batch_cxt = AllocSetContextCreate(TopMemoryContext, "guard writer batch",
 									  ALLOCSET_DEFAULT_SIZES);
-	batch = (GuardSlot **) MemoryContextAlloc(TopMemoryContext,
-											  sizeof(GuardSlot *) * GUARD_BATCH_MAX);
-	snprintf(failure, sizeof(failure),
-			 "the audit table guard.audit does not exist in database \"%s\"",
-			 guard_database);
+	batch = (int *) MemoryContextAlloc(TopMemoryContext,
+									   sizeof(int) * GUARD_BATCH_MAX);
+	guard_audit_table_missing(failure, sizeof(failure));
 
 	ereport(LOG,
 			(errmsg("guard writer started in database \"%s\"", guard_database)));

@@ -146,12 +146,13 @@ cmp_ok($elapsed, '<', 10 * $timeout_ms / 1000,
 	"stop: the refusal did not wait much longer than guard.audit_timeout (took ${elapsed}s)");
 note("stop: refusal took ${elapsed}s with guard.audit_timeout = ${timeout_ms}ms");
 
-# Keep the writer stopped until the queue is full.
+# Keep the writer stopped until the queue is full: a statement that finds
+# it full waits guard.audit_timeout for a slot, then falls back.
 my $full = 0;
 foreach (1 .. 300)
 {
 	last if $full = scalar(log_lines($node,
-			qr/guard audit fallback: .*"fallback":"the audit queue is full \(16 rows\)"/,
+			qr/guard audit fallback: .*"fallback":"the audit queue was full \(16 rows\) for guard\.audit_timeout"/,
 			$offset));
 	usleep(100_000);
 }
