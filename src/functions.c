@@ -198,7 +198,8 @@ describe_query(Query *query, const char *script)
 		}
 
 		attempt = (GuardAttempt *) palloc0(sizeof(GuardAttempt));
-		guard_describe_utility(stmt, attempt);
+		if (!guard_describe_utility(stmt, attempt))
+			attempt->command = GetCommandTagName(CreateCommandTag(stmt));
 		return list_make1(attempt);
 	}
 

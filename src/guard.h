@@ -250,6 +250,7 @@ extern void guard_act(const GuardAttempt *attempt, const GuardDecision *decision
 extern char *guard_refusal_message(const GuardAttempt *attempt,
 								   const GuardDecision *decision);
 extern void guard_enforce(const GuardAttempt *attempt);
+extern void guard_refuse_early(const GuardAttempt *attempt, GuardDecision *decision);
 extern const char *guard_verdict_name(GuardVerdict verdict);
 extern void guard_permit_drop_database(Oid dbid, const char *reason);
 

@@ -537,6 +537,19 @@ guard_act(const GuardAttempt *attempt, const GuardDecision *decision)
 				 errdetail("The server is marked as staging by \"guard.environment\".")));
 }
 
+/*
+ * Decide, and act now only on a refusal: the caller acts on anything else
+ * (records it) once the statement has succeeded, or decides again then
+ * with what it found meanwhile.
+ */
+void
+guard_refuse_early(const GuardAttempt *attempt, GuardDecision *decision)
+{
+	guard_decide(attempt, decision);
+	if (decision->verdict == GUARD_VERDICT_BLOCKED)
+		guard_act(attempt, decision);
+}
+
 void
 guard_enforce(const GuardAttempt *attempt)
 {

@@ -381,11 +381,14 @@ statement_sets(Node *parsetree)
 bool
 guard_describe_utility(Node *parsetree, GuardAttempt *attempt)
 {
-	attempt->command = GetCommandTagName(CreateCommandTag(parsetree));
 	if (statement_sets(parsetree))
+	{
+		attempt->command = GetCommandTagName(CreateCommandTag(parsetree));
 		return guard_describe_setting_change(parsetree, attempt);
+	}
 	if (!statement_may_destroy(parsetree))
 		return false;
+	attempt->command = GetCommandTagName(CreateCommandTag(parsetree));
 	attempt->targets = describe_statement(parsetree);
 	return true;
 }
@@ -417,9 +420,10 @@ decide_before(Node *parsetree, GuardAttempt *attempt, GuardDecision *decision)
 {
 	bool		final = IsA(parsetree, DropdbStmt);
 
-	guard_decide(attempt, decision);
-	if (final || decision->verdict == GUARD_VERDICT_BLOCKED)
-		guard_act(attempt, decision);
+	if (final)
+		guard_enforce(attempt);
+	else
+		guard_refuse_early(attempt, decision);
 	return final;
 }
 
@@ -459,8 +463,7 @@ guard_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	{
 		call_previous(pstmt, queryString, readOnlyTree, context, params,
 					  queryEnv, dest, qc);
-		if (!final)
-			guard_act(&attempt, &decision);
+		guard_act(&attempt, &decision);
 		return;
 	}
 
