@@ -28,7 +28,7 @@ PG_CPPFLAGS = -DGUARD_VERSION=\"$(EXTVERSION)\"
 
 # pg_regress runs against its own throw-away server that preloads guard.
 REGRESS = setup settings override drop truncate alter dml cascade routes never staging audit \
-	exemption config_audit blast_radius dry_run agreement
+	exemption config_audit blast_radius merge dry_run agreement
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf \
 	--temp-instance=$(CURDIR)/tmp_check
 

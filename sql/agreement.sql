@@ -83,6 +83,12 @@ INSERT INTO corpus (stmt) VALUES
 	('DELETE FROM part'),
 	('DELETE FROM t_view'),
 	('INSERT INTO ruled VALUES (1)'),
+	('DELETE FROM t USING u WHERE u.flag'),
+	('DELETE FROM t USING u WHERE t.id = u.id'),
+	('MERGE INTO t USING (SELECT id FROM t) s ON t.id = s.id WHEN MATCHED THEN DELETE'),
+	('MERGE INTO t USING u ON t.id = u.id WHEN MATCHED THEN UPDATE SET x = 0'),
+	('INSERT INTO t SELECT id, 0, '''' FROM t ON CONFLICT (id) DO UPDATE SET x = excluded.x'),
+	('INSERT INTO t VALUES (1, 0, '''') ON CONFLICT (id) DO UPDATE SET x = excluded.x'),
 	-- Statements that run another.
 	('EXPLAIN DELETE FROM t'),
 	('EXPLAIN ANALYZE DELETE FROM t'),

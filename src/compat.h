@@ -83,6 +83,16 @@
 #endif
 
 /*
+ * Whether a MERGE action is a WHEN MATCHED one: a flag until 16, one of
+ * three kinds since 17 (NOT MATCHED BY SOURCE is new).
+ */
+#if PG_VERSION_NUM >= 170000
+#define guard_merge_action_matched(action) ((action)->matchKind == MERGE_WHEN_MATCHED)
+#else
+#define guard_merge_action_matched(action) ((action)->matched)
+#endif
+
+/*
  * A plan node's run-time counters: Instrumentation until 18, its
  * NodeInstrumentation part since 19.  The tuple counts keep their names.
  */

@@ -41,40 +41,213 @@
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
 
-static bool plan_filters_rows(Plan *plan);
 static bool needs_row_counts(PlannedStmt *pstmt);
 
-static bool
-any_filters_rows(List *plans)
+/* The relations whose rows a ModifyTable node changes. */
+typedef struct Target
 {
-	ListCell   *lc;
+	List	   *rtable;
+	Bitmapset  *rtis;			/* their range table indexes, or NULL: any */
+	List	   *relids;			/* their OIDs */
+} Target;
 
-	foreach(lc, plans)
+/* The command tag of what a ModifyTable node does. */
+static const char *
+modify_command(ModifyTable *mt)
+{
+	switch (mt->operation)
 	{
-		if (plan_filters_rows((Plan *) lfirst(lc)))
-			return true;
+		case CMD_DELETE:
+			return "DELETE";
+		case CMD_UPDATE:
+			return "UPDATE";
+		case CMD_MERGE:
+			return "MERGE";
+		default:
+			return "INSERT";
 	}
-	return false;
 }
 
-/* Whether anything in this plan tree keeps some rows out. */
+/*
+ * Whether a statement may change existing rows: DELETE, UPDATE, MERGE, an
+ * INSERT ... ON CONFLICT DO UPDATE, or any of them in WITH.  The test every
+ * statement pays.
+ */
 static bool
-plan_filters_rows(Plan *plan)
+may_change_rows(PlannedStmt *pstmt)
+{
+	switch (pstmt->commandType)
+	{
+		case CMD_DELETE:
+		case CMD_UPDATE:
+		case CMD_MERGE:
+			return true;
+		case CMD_INSERT:
+			return pstmt->hasModifyingCTE ||
+				(IsA(pstmt->planTree, ModifyTable) &&
+				 ((ModifyTable *) pstmt->planTree)->onConflictAction == ONCONFLICT_UPDATE);
+		default:
+			return pstmt->hasModifyingCTE;
+	}
+}
+
+/* The range table index a plan node scans, or 0. */
+static Index
+scan_rti(Plan *plan)
+{
+	switch (nodeTag(plan))
+	{
+		case T_SeqScan:
+		case T_SampleScan:
+		case T_IndexScan:
+		case T_IndexOnlyScan:
+		case T_BitmapHeapScan:
+		case T_TidScan:
+		case T_TidRangeScan:
+		case T_ForeignScan:
+		case T_CustomScan:
+			return ((Scan *) plan)->scanrelid;
+		default:
+			return 0;
+	}
+}
+
+/* Whether a plan tree reads rows of the target (a pushed-down join may). */
+static bool
+reaches_target(Plan *plan, const Target *target)
+{
+	Index		rti;
+
+	if (plan == NULL)
+		return false;
+	if (target->rtis == NULL)
+		return true;
+	rti = scan_rti(plan);
+	if (rti > 0)
+		return bms_is_member(rti, target->rtis);
+	switch (nodeTag(plan))
+	{
+		case T_ForeignScan:
+		case T_CustomScan:
+			return true;
+		case T_Append:
+			{
+				ListCell   *lc;
+
+				foreach(lc, ((Append *) plan)->appendplans)
+					if (reaches_target((Plan *) lfirst(lc), target))
+						return true;
+				return false;
+			}
+		case T_MergeAppend:
+			{
+				ListCell   *lc;
+
+				foreach(lc, ((MergeAppend *) plan)->mergeplans)
+					if (reaches_target((Plan *) lfirst(lc), target))
+						return true;
+				return false;
+			}
+		case T_SubqueryScan:
+			return reaches_target(((SubqueryScan *) plan)->subplan, target);
+		default:
+			return reaches_target(plan->lefttree, target) ||
+				reaches_target(plan->righttree, target);
+	}
+}
+
+/*
+ * Whether a plan tree is the whole of one of the target's own tables: a
+ * scan of it that keeps every row, under nodes that keep every row.
+ * Joined to that, the target matches itself row for row.
+ */
+static bool
+whole_target_table(Plan *plan, const Target *target)
+{
+	Index		rti;
+
+	if (plan == NULL || plan->qual != NIL)
+		return false;
+	rti = scan_rti(plan);
+	if (rti > 0)
+		return IsA(plan, SeqScan) &&
+			list_member_oid(target->relids, rt_fetch(rti, target->rtable)->relid);
+	switch (nodeTag(plan))
+	{
+		case T_Hash:
+		case T_Material:
+		case T_Sort:
+		case T_IncrementalSort:
+		case T_Memoize:
+		case T_Unique:
+		case T_Gather:
+		case T_GatherMerge:
+			return whole_target_table(plan->lefttree, target);
+		case T_Result:
+			return ((Result *) plan)->resconstantqual == NULL &&
+				whole_target_table(plan->lefttree, target);
+		case T_SubqueryScan:
+			return whole_target_table(((SubqueryScan *) plan)->subplan, target);
+		default:
+			return false;
+	}
+}
+
+/*
+ * Whether a join's condition can keep a row of the target out: it has one,
+ * and the other side is not the target's whole table again.
+ */
+static bool
+join_restricts(Plan *plan, const Target *target)
+{
+	Join	   *join = (Join *) plan;
+	bool		condition;
+	Plan	   *other;
+
+	switch (nodeTag(plan))
+	{
+		case T_NestLoop:
+			condition = join->joinqual != NIL || ((NestLoop *) plan)->nestParams != NIL;
+			break;
+		case T_MergeJoin:
+			condition = join->joinqual != NIL || ((MergeJoin *) plan)->mergeclauses != NIL;
+			break;
+		case T_HashJoin:
+			condition = join->joinqual != NIL || ((HashJoin *) plan)->hashclauses != NIL;
+			break;
+		default:
+			return false;
+	}
+	if (!condition)
+		return false;
+	other = reaches_target(plan->lefttree, target) ? plan->righttree : plan->lefttree;
+	return !whole_target_table(other, target);
+}
+
+/*
+ * Whether anything on the way from the target's scan up keeps some of its
+ * rows out: a condition on its scan, an index or TID condition, a join
+ * condition (against anything but the target's whole table again), a
+ * gating Result, run-time partition pruning.  A condition on another table
+ * joined to it does not: DELETE FROM t USING u WHERE u.flag deletes every
+ * row of t.
+ */
+static bool
+target_filtered(Plan *plan, const Target *target)
 {
 	if (plan == NULL)
+		return false;
+	if (IsA(plan, Result) && ((Result *) plan)->resconstantqual != NULL)
+		return true;
+	if (!reaches_target(plan, target))
 		return false;
 	if (plan->qual != NIL)
 		return true;
 
 	switch (nodeTag(plan))
 	{
-		case T_Result:
-			if (((Result *) plan)->resconstantqual != NULL)
-				return true;
-			break;
 		case T_SampleScan:
 		case T_BitmapHeapScan:
-		case T_BitmapIndexScan:
 		case T_TidScan:
 		case T_TidRangeScan:
 		case T_Limit:
@@ -92,60 +265,64 @@ plan_filters_rows(Plan *plan)
 				return true;
 			break;
 		case T_CustomScan:
-			if (((CustomScan *) plan)->custom_exprs != NIL)
-				return true;
-			return any_filters_rows(((CustomScan *) plan)->custom_plans);
+			{
+				ListCell   *lc;
+
+				if (((CustomScan *) plan)->custom_exprs != NIL)
+					return true;
+				foreach(lc, ((CustomScan *) plan)->custom_plans)
+					if (target_filtered((Plan *) lfirst(lc), target))
+						return true;
+				return false;
+			}
 		case T_NestLoop:
-			if (((Join *) plan)->joinqual != NIL ||
-				((NestLoop *) plan)->nestParams != NIL)
-				return true;
-			break;
 		case T_MergeJoin:
-			if (((Join *) plan)->joinqual != NIL ||
-				((MergeJoin *) plan)->mergeclauses != NIL)
-				return true;
-			break;
 		case T_HashJoin:
-			if (((Join *) plan)->joinqual != NIL ||
-				((HashJoin *) plan)->hashclauses != NIL)
+			if (join_restricts(plan, target))
 				return true;
 			break;
 		case T_Append:
 			{
 				Append	   *append = (Append *) plan;
+				ListCell   *lc;
 
 				/* No children means no rows; pruning means a condition. */
 				if (append->appendplans == NIL || guard_plan_prunes(append))
 					return true;
-				return any_filters_rows(append->appendplans);
+				foreach(lc, append->appendplans)
+					if (target_filtered((Plan *) lfirst(lc), target))
+						return true;
+				return false;
 			}
 		case T_MergeAppend:
 			{
 				MergeAppend *append = (MergeAppend *) plan;
+				ListCell   *lc;
 
 				if (append->mergeplans == NIL || guard_plan_prunes(append))
 					return true;
-				return any_filters_rows(append->mergeplans);
+				foreach(lc, append->mergeplans)
+					if (target_filtered((Plan *) lfirst(lc), target))
+						return true;
+				return false;
 			}
 		case T_SubqueryScan:
-			return plan_filters_rows(((SubqueryScan *) plan)->subplan);
+			return target_filtered(((SubqueryScan *) plan)->subplan, target);
 		default:
 			break;
 	}
 
-	return plan_filters_rows(plan->lefttree) ||
-		plan_filters_rows(plan->righttree);
+	return target_filtered(plan->lefttree, target) ||
+		target_filtered(plan->righttree, target);
 }
 
-/* Describe the table a DELETE or UPDATE changes, as its action. */
+/* Describe the table a ModifyTable node changes, as the given action. */
 static GuardTarget *
-describe_modified(PlannedStmt *pstmt, ModifyTable *mt)
+describe_modified(PlannedStmt *pstmt, ModifyTable *mt, GuardAction action)
 {
-	GuardAction action;
 	GuardTarget *target;
 	ListCell   *lc;
 
-	action = (mt->operation == CMD_DELETE) ? GUARD_ACTION_DELETE : GUARD_ACTION_UPDATE;
 	target = guard_target_modified(rt_fetch(mt->nominalRelation, pstmt->rtable)->relid,
 								   action);
 	if (target == NULL)
@@ -173,28 +350,115 @@ describe_modified(PlannedStmt *pstmt, ModifyTable *mt)
 	return target;
 }
 
+/*
+ * What a MERGE does to the rows its join matches without a further
+ * condition: DELETE, UPDATE, or nothing (CMD_NOTHING).  A WHEN MATCHED
+ * action with an AND condition can keep rows out; so can the join.
+ */
+static CmdType
+merge_unconditional(ModifyTable *mt)
+{
+	CmdType		result = CMD_NOTHING;
+	ListCell   *lc;
+
+	if (mt->mergeActionLists == NIL)
+		return CMD_NOTHING;
+	foreach(lc, (List *) linitial(mt->mergeActionLists))
+	{
+		MergeAction *action = (MergeAction *) lfirst(lc);
+
+		if (!guard_merge_action_matched(action) || action->qual != NULL)
+			continue;
+		if (action->commandType == CMD_DELETE)
+			return CMD_DELETE;
+		if (action->commandType == CMD_UPDATE)
+			result = CMD_UPDATE;
+	}
+	return result;
+}
+
+/*
+ * Whether a ModifyTable node would change every row of its table, and
+ * how: a DELETE or UPDATE whose rows nothing filters; a MERGE whose join
+ * keeps no row of the target out, with an unconditional WHEN MATCHED
+ * DELETE or UPDATE; an INSERT ... ON CONFLICT DO UPDATE (without WHERE)
+ * whose rows are the whole target table again, each one conflicting with
+ * itself.  Returns CMD_NOTHING otherwise.
+ */
+static CmdType
+changes_every_row(PlannedStmt *pstmt, ModifyTable *mt)
+{
+	Target		target;
+	CmdType		command;
+	ListCell   *lc;
+
+	switch (mt->operation)
+	{
+		case CMD_DELETE:
+		case CMD_UPDATE:
+			command = mt->operation;
+			break;
+		case CMD_MERGE:
+			command = merge_unconditional(mt);
+			break;
+		case CMD_INSERT:
+			command = (mt->onConflictAction == ONCONFLICT_UPDATE &&
+					   mt->onConflictWhere == NULL) ? CMD_UPDATE : CMD_NOTHING;
+			break;
+		default:
+			command = CMD_NOTHING;
+			break;
+	}
+	if (command == CMD_NOTHING)
+		return CMD_NOTHING;
+
+	target.rtable = pstmt->rtable;
+	target.rtis = NULL;
+	target.relids = NIL;
+	foreach(lc, mt->resultRelations)
+	{
+		target.rtis = bms_add_member(target.rtis, lfirst_int(lc));
+		target.relids = lappend_oid(target.relids,
+									rt_fetch(lfirst_int(lc), pstmt->rtable)->relid);
+	}
+
+	if (mt->operation == CMD_INSERT)
+		return whole_target_table(outerPlan(mt), &target) ? command : CMD_NOTHING;
+
+	/*
+	 * A view changed through INSTEAD OF triggers is not scanned itself: its
+	 * rows come from its query, and any condition in it counts.
+	 */
+	if (!reaches_target(outerPlan(mt), &target))
+	{
+		bms_free(target.rtis);
+		target.rtis = NULL;
+	}
+	return target_filtered(outerPlan(mt), &target) ? CMD_NOTHING : command;
+}
+
 static GuardAttempt *
 describe_modify(PlannedStmt *pstmt, Plan *plan, const char *source)
 {
 	ModifyTable *mt;
 	GuardTarget *target;
 	GuardAttempt *attempt;
+	CmdType		command;
 
 	if (plan == NULL || !IsA(plan, ModifyTable))
 		return NULL;
 	mt = (ModifyTable *) plan;
-	if (mt->operation != CMD_DELETE && mt->operation != CMD_UPDATE)
+	command = changes_every_row(pstmt, mt);
+	if (command == CMD_NOTHING)
 		return NULL;
 
-	if (plan_filters_rows(outerPlan(mt)))
-		return NULL;
-
-	target = describe_modified(pstmt, mt);
+	target = describe_modified(pstmt, mt, command == CMD_DELETE ?
+							   GUARD_ACTION_DELETE : GUARD_ACTION_UPDATE);
 	if (target == NULL)
 		return NULL;
 
 	attempt = (GuardAttempt *) palloc0(sizeof(GuardAttempt));
-	attempt->command = (mt->operation == CMD_DELETE) ? "DELETE" : "UPDATE";
+	attempt->command = modify_command(mt);
 	attempt->statement = guard_statement_text(source, pstmt->stmt_location,
 											  pstmt->stmt_len);
 	attempt->targets = list_make1(target);
@@ -230,9 +494,7 @@ guard_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	PlannedStmt *pstmt = queryDesc->plannedstmt;
 
-	if ((pstmt->commandType == CMD_DELETE ||
-		 pstmt->commandType == CMD_UPDATE ||
-		 pstmt->hasModifyingCTE) &&
+	if (may_change_rows(pstmt) &&
 		(eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 &&
 		guard_policy_active())
 	{
@@ -291,12 +553,13 @@ refuse_over_limit(QueryDesc *queryDesc, ModifyTable *mt, uint64 rows)
 	GuardTarget *target;
 	GuardAttempt attempt;
 
-	target = describe_modified(pstmt, mt);
+	target = describe_modified(pstmt, mt, mt->operation == CMD_DELETE ?
+							   GUARD_ACTION_DELETE : GUARD_ACTION_UPDATE);
 	if (target == NULL)
 		return;
 
 	memset(&attempt, 0, sizeof(attempt));
-	attempt.command = (mt->operation == CMD_DELETE) ? "DELETE" : "UPDATE";
+	attempt.command = modify_command(mt);
 	attempt.statement = guard_statement_text(queryDesc->sourceText,
 											 pstmt->stmt_location,
 											 pstmt->stmt_len);
@@ -335,13 +598,21 @@ guard_ExecutorFinish(QueryDesc *queryDesc)
 	PlannedStmt *pstmt = queryDesc->plannedstmt;
 	EState	   *estate = queryDesc->estate;
 
-	if (guard_row_limit_set() && estate != NULL &&
-		(pstmt->commandType == CMD_DELETE || pstmt->commandType == CMD_UPDATE ||
-		 pstmt->hasModifyingCTE) &&
+	if (guard_row_limit_set() && estate != NULL && may_change_rows(pstmt) &&
 		guard_policy_active())
 	{
-		if (pstmt->canSetTag && IsA(pstmt->planTree, ModifyTable) &&
-			guard_rows_over_limit(estate->es_processed))
+		/* A MERGE's count includes its inserts: only what it changed counts. */
+		if (pstmt->commandType == CMD_MERGE && IsA(queryDesc->planstate, ModifyTableState))
+		{
+			ModifyTableState *mtstate = (ModifyTableState *) queryDesc->planstate;
+			uint64		rows = (uint64) (mtstate->mt_merge_updated + mtstate->mt_merge_deleted);
+
+			if (guard_rows_over_limit(rows))
+				refuse_over_limit(queryDesc, (ModifyTable *) pstmt->planTree, rows);
+		}
+		else if ((pstmt->commandType == CMD_DELETE || pstmt->commandType == CMD_UPDATE) &&
+				 pstmt->canSetTag && IsA(pstmt->planTree, ModifyTable) &&
+				 guard_rows_over_limit(estate->es_processed))
 			refuse_over_limit(queryDesc, (ModifyTable *) pstmt->planTree,
 							  estate->es_processed);
 		if ((queryDesc->instrument_options & INSTRUMENT_ROWS) != 0)
