@@ -302,9 +302,27 @@ append_value(const char **list, const char *name, const char *value)
 	*list = *list ? psprintf("%s, %s", *list, item) : item;
 }
 
+/* Describe what RESET ALL does to one setting, if anything. */
+static void
+describe_reset(const char *setting, bool system, Oid dbid, Oid roleid,
+			   GuardAttempt *attempt)
+{
+	const char *old;
+	List	   *changes;
+
+	old = system ? NULL : stored_at(stored_values(setting), dbid, roleid);
+	changes = describe_scopes(setting, system, dbid, roleid, NULL);
+	if (old == NULL && changes == NIL)
+		return;
+	attempt->targets = lappend(attempt->targets, setting_target(setting, changes));
+	if (old != NULL)
+		append_value(&attempt->old_value, setting, old);
+}
+
 /*
  * Describe a SET or RESET of guard.* settings at one level (dbid and
- * roleid as pg_db_role_setting keys them; system for ALTER SYSTEM).
+ * roleid as pg_db_role_setting keys them; system for ALTER SYSTEM), or an
+ * ALTER SYSTEM of shared_preload_libraries, which may take guard out.
  * Returns false when no guard setting changes.
  */
 static bool
@@ -314,29 +332,24 @@ describe_change(VariableSetStmt *set, bool system, Oid dbid, Oid roleid,
 	const char *name = set->name;
 	int			i;
 
-	/* RESET ALL removes every guard setting stored at that level. */
+	/*
+	 * RESET ALL removes every guard setting stored at that level; ALTER
+	 * SYSTEM RESET ALL also the list that may load guard.
+	 */
 	if (set->kind == VAR_RESET_ALL)
 	{
 		const char *setting;
 
 		for (i = 0; (setting = guard_protected_setting(i)) != NULL; i++)
-		{
-			const char *old;
-			List	   *changes;
-
-			old = system ? NULL : stored_at(stored_values(setting), dbid, roleid);
-			changes = describe_scopes(setting, system, dbid, roleid, NULL);
-			if (old == NULL && changes == NIL)
-				continue;
-			attempt->targets = lappend(attempt->targets,
-									   setting_target(setting, changes));
-			if (old != NULL)
-				append_value(&attempt->old_value, setting, old);
-		}
+			describe_reset(setting, system, dbid, roleid, attempt);
+		if (system)
+			describe_reset(GUARD_PRELOAD_SETTING, system, dbid, roleid, attempt);
 		return attempt->targets != NIL;
 	}
 
-	if (name == NULL || pg_strncasecmp(name, "guard.", 6) != 0)
+	if (name == NULL ||
+		(pg_strncasecmp(name, "guard.", 6) != 0 &&
+		 !(system && pg_strcasecmp(name, GUARD_PRELOAD_SETTING) == 0)))
 		return false;
 
 	attempt->new_value = (set->kind == VAR_SET_VALUE) ?
@@ -355,7 +368,8 @@ describe_change(VariableSetStmt *set, bool system, Oid dbid, Oid roleid,
 						name, attempt->new_value),
 				 errhint("Valid values are \"development\", \"staging\" and \"production\".")));
 
-	if (!guard_setting_protected(name))
+	if (!guard_setting_protected(name) &&
+		pg_strcasecmp(name, GUARD_PRELOAD_SETTING) != 0)
 	{
 		attempt->old_value = system ?
 			GetConfigOptionByName(name, NULL, true) :

@@ -232,6 +232,7 @@ extern GuardOps guard_exempt_ops(Oid relid, Oid nspid, bool is_partition);
 extern GuardOps guard_label_ops(const char *label);
 
 /* policy.c: the rules */
+#define GUARD_PRELOAD_SETTING "shared_preload_libraries"
 extern bool guard_policy_active(void);
 extern bool guard_may_override(void);
 extern bool guard_row_limit_set(void);

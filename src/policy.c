@@ -308,6 +308,32 @@ environment_rank(const char *value)
 	return env < 0 ? GUARD_ENV_PRODUCTION : env;
 }
 
+/* Whether a list of libraries to preload names guard. */
+static bool
+lists_guard(const char *libraries)
+{
+	char	   *copy = pstrdup(libraries);
+	char	   *item;
+	char	   *save;
+
+	for (item = strtok_r(copy, ",", &save); item != NULL; item = strtok_r(NULL, ",", &save))
+	{
+		char	   *end;
+		char	   *base;
+
+		while (isspace((unsigned char) *item) || *item == '"')
+			item++;
+		end = item + strlen(item);
+		while (end > item && (isspace((unsigned char) end[-1]) || end[-1] == '"'))
+			*--end = '\0';
+		base = strrchr(item, '/');
+		base = base ? base + 1 : item;
+		if (pg_strcasecmp(base, "guard") == 0 || pg_strcasecmp(base, "guard" DLSUFFIX) == 0)
+			return true;
+	}
+	return false;
+}
+
 /*
  * Whether a change to one of guard's settings or labels lets more through
  * than before: a lower environment, a higher row limit or none, a label
@@ -340,6 +366,13 @@ change_weakens(const GuardTarget *target, const GuardChange *change)
 
 		if (before <= 0 || (after > 0 && after <= before))
 			return NULL;
+	}
+	else if (pg_strcasecmp(target->name, GUARD_PRELOAD_SETTING) == 0)
+	{
+		if (!lists_guard(change->before) || lists_guard(change->after))
+			return NULL;
+		return psprintf("The statement would take guard out of \"%s\" (from \"%s\" to \"%s\"): after the next restart nothing would be refused or recorded.",
+						GUARD_PRELOAD_SETTING, change->before, change->after);
 	}
 	else
 		return NULL;
@@ -523,7 +556,7 @@ guard_act(const GuardAttempt *attempt, const GuardDecision *decision)
 				 errhint("If this is intended, first run SELECT guard.permit_drop_database('<database>', '<reason>') in the database \"%s\", in the same session.",
 						 guard_database) :
 				 strcmp(attempt->command, "ALTER SYSTEM") == 0 ?
-				 errhint("ALTER SYSTEM cannot run inside a transaction block, where the override is set; to make this change deliberately, edit the configuration file that sets it (postgresql.auto.conf overrides postgresql.conf) and reload.") :
+				 errhint("ALTER SYSTEM cannot run inside a transaction block, where the override is set; to make this change deliberately, edit the configuration file that sets it (postgresql.auto.conf overrides postgresql.conf), then reload, or restart for shared_preload_libraries.") :
 				 errhint("If this is intended, run it in a transaction after SET LOCAL guard.override = '<reason>'.")));
 	}
 	else if (decision->verdict == GUARD_VERDICT_WARNED)

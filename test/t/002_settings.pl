@@ -113,7 +113,7 @@ like($err, qr/guard: TRUNCATE TABLE of "public\.victim" refused in production/,
 # transaction block, so no override reaches it; the file is the way.
 ($ret, $out, $err) = $node->psql('postgres', "ALTER SYSTEM SET guard.environment = 'development'");
 isnt($ret, 0, 'ALTER SYSTEM cannot lower the environment in production');
-like($err, qr/guard: ALTER SYSTEM of "guard\.environment" refused in production.*edit the configuration file that sets it \(postgresql\.auto\.conf overrides postgresql\.conf\) and reload/s,
+like($err, qr/guard: ALTER SYSTEM of "guard\.environment" refused in production.*edit the configuration file that sets it \(postgresql\.auto\.conf overrides postgresql\.conf\), then reload/s,
 	'and says how to do it deliberately');
 is($node->safe_psql('postgres', q{
 	SELECT string_agg(verdict || ' ' || coalesce(old_value, '-') || ' -> ' || coalesce(new_value, '-'), ', ' ORDER BY id)
