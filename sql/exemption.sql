@@ -110,3 +110,34 @@ ORDER BY min(id);
 SELECT objtype, objname, label FROM pg_seclabels WHERE provider = 'guard' ORDER BY objname;
 SELECT count(*) FROM kept;
 SELECT count(*) FROM events;
+
+-- Moving a protected table under an exemption widens it, like labelling
+-- it: attached to a labelled partitioned table (even one created and
+-- labelled in this transaction), or moved into a labelled schema.
+CREATE TABLE old_rows (at int, v text);
+INSERT INTO old_rows VALUES (1, 'kept'), (2, 'kept');
+BEGIN;
+CREATE TABLE lure (at int, v text) PARTITION BY RANGE (at);
+SECURITY LABEL FOR guard ON TABLE lure IS 'drop,truncate,delete';
+ALTER TABLE lure ATTACH PARTITION old_rows FOR VALUES FROM (0) TO (100);
+ROLLBACK;
+ALTER TABLE old_rows SET SCHEMA etl;
+\echo :LAST_ERROR_SQLSTATE
+-- A new table attached to a labelled parent holds nothing older.
+CREATE TABLE labelled_parent (at int, v text) PARTITION BY RANGE (at);
+BEGIN;
+SET LOCAL guard.override = 'test: label the parent';
+SECURITY LABEL FOR guard ON TABLE labelled_parent IS 'drop';
+COMMIT;
+BEGIN;
+CREATE TABLE new_part (at int, v text);
+ALTER TABLE labelled_parent ATTACH PARTITION new_part FOR VALUES FROM (0) TO (10);
+COMMIT;
+-- With the override, the move goes through and is recorded.
+BEGIN;
+SET LOCAL guard.override = 'test: old_rows is ETL staging now';
+ALTER TABLE old_rows SET SCHEMA etl;
+COMMIT;
+SELECT command, objects, verdict, reason, statement FROM guard.audit
+WHERE statement ~ '(ATTACH PARTITION|SET SCHEMA etl)' ORDER BY id;
+SELECT count(*) FROM etl.old_rows;

@@ -141,6 +141,51 @@ guard_exempt_ops(Oid relid, Oid nspid, bool is_partition)
 }
 
 /*
+ * Describe a table moving under other labels: attached as a partition of
+ * new_parent, or moved to schema new_nspid (InvalidOid: unchanged).  The
+ * operations exempt on it before and after are what the policy compares:
+ * moving a protected table under an exemption widens it like labelling
+ * it.  NULL when nothing changes.
+ */
+GuardTarget *
+guard_target_relabelled(Oid relid, Oid new_parent, Oid new_nspid)
+{
+	GuardTarget *target = guard_target_relation(relid, 0, GUARD_ACTION_CHANGE);
+	GuardOps	before;
+	GuardOps	after;
+	GuardChange *change;
+	Oid			nspid;
+
+	if (target == NULL || target->temporary)
+		return NULL;
+	nspid = get_rel_namespace(relid);
+	before = guard_exempt_ops(relid, nspid, get_rel_relispartition(relid));
+	after = label_ops(RelationRelationId, relid) |
+		label_ops(NamespaceRelationId, OidIsValid(new_nspid) ? new_nspid : nspid);
+	/* The new parent's own labels and its ancestors', not its schema's. */
+	if (OidIsValid(new_parent))
+		after |= guard_exempt_ops(new_parent, InvalidOid,
+								  get_rel_relispartition(new_parent));
+	else if (get_rel_relispartition(relid))
+	{
+		ListCell   *lc;
+
+		foreach(lc, get_partition_ancestors(relid))
+			after |= label_ops(RelationRelationId, lfirst_oid(lc));
+	}
+	if (after == before)
+		return NULL;
+
+	change = (GuardChange *) palloc0(sizeof(GuardChange));
+	change->before = ops_string(before);
+	change->after = ops_string(after);
+	target->kind = GUARD_TARGET_LABEL;
+	target->exempt = 0;
+	target->changes = list_make1(change);
+	return target;
+}
+
+/*
  * The provider's check of SECURITY LABEL FOR guard: superusers only, on
  * tables and schemas, with a valid label.  A change that exempts more than
  * before goes to the policy like a destructive statement.

@@ -230,6 +230,7 @@ extern char *guard_targets_message(List *targets);
 extern void guard_exemption_init(void);
 extern GuardOps guard_exempt_ops(Oid relid, Oid nspid, bool is_partition);
 extern GuardOps guard_label_ops(const char *label);
+extern GuardTarget *guard_target_relabelled(Oid relid, Oid new_parent, Oid new_nspid);
 
 /* policy.c: the rules */
 #define GUARD_PRELOAD_SETTING "shared_preload_libraries"

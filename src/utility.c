@@ -84,8 +84,9 @@ guard_statement_collect(GuardTarget *target)
 	return true;
 }
 
+/* Whether an ALTER TABLE drops a column or moves a table under a label. */
 static bool
-alter_drops_column(AlterTableStmt *stmt)
+alter_matters(AlterTableStmt *stmt)
 {
 	ListCell   *lc;
 
@@ -93,7 +94,7 @@ alter_drops_column(AlterTableStmt *stmt)
 	{
 		AlterTableCmd *cmd = (AlterTableCmd *) lfirst(lc);
 
-		if (cmd->subtype == AT_DropColumn)
+		if (cmd->subtype == AT_DropColumn || cmd->subtype == AT_AttachPartition)
 			return true;
 	}
 	return false;
@@ -111,7 +112,9 @@ statement_may_destroy(Node *parsetree)
 		case T_TruncateStmt:
 			return true;
 		case T_AlterTableStmt:
-			return alter_drops_column((AlterTableStmt *) parsetree);
+			return alter_matters((AlterTableStmt *) parsetree);
+		case T_AlterObjectSchemaStmt:
+			return ((AlterObjectSchemaStmt *) parsetree)->relation != NULL;
 		default:
 			return false;
 	}
@@ -315,6 +318,17 @@ describe_alter_table(AlterTableStmt *stmt)
 		AttrNumber	attnum;
 		GuardTarget *target;
 
+		/* An attached partition falls under its new parent's labels. */
+		if (cmd->subtype == AT_AttachPartition)
+		{
+			Oid			partid = lookup_relation(((PartitionCmd *) cmd->def)->name);
+
+			target = OidIsValid(partid) ?
+				guard_target_relabelled(partid, relid, InvalidOid) : NULL;
+			if (target != NULL)
+				targets = lappend(targets, target);
+			continue;
+		}
 		if (cmd->subtype != AT_DropColumn || cmd->name == NULL)
 			continue;
 		attnum = get_attnum(relid, cmd->name);
@@ -338,6 +352,17 @@ describe_statement(Node *parsetree)
 			return describe_truncate((TruncateStmt *) parsetree);
 		case T_AlterTableStmt:
 			return describe_alter_table((AlterTableStmt *) parsetree);
+		case T_AlterObjectSchemaStmt:
+			{
+				/* A table moved to another schema falls under its label. */
+				AlterObjectSchemaStmt *stmt = (AlterObjectSchemaStmt *) parsetree;
+				Oid			relid = lookup_relation(stmt->relation);
+				Oid			nspid = get_namespace_oid(stmt->newschema, true);
+				GuardTarget *target = (OidIsValid(relid) && OidIsValid(nspid)) ?
+					guard_target_relabelled(relid, InvalidOid, nspid) : NULL;
+
+				return target ? list_make1(target) : NIL;
+			}
 		case T_DropOwnedStmt:
 			{
 				List	   *targets = NIL;
