@@ -1,5 +1,6 @@
 --
--- ALTER TABLE ... DROP COLUMN, directly and through inheritance.
+-- ALTER TABLE ... DROP COLUMN, directly and through inheritance, and column
+-- type changes that would alter values the column holds.
 --
 \set SHOW_CONTEXT never
 
@@ -38,6 +39,36 @@ ALTER FOREIGN TABLE remote_player DROP COLUMN name;
 ALTER TABLE player ADD COLUMN age int;
 ALTER TABLE player ALTER COLUMN age SET DEFAULT 0;
 ALTER TABLE player RENAME COLUMN age TO years;
+
+-- Column type changes: decided on data.  One that would change a value the
+-- column holds is refused; one that changes none runs.
+CREATE TABLE stock_item (id int PRIMARY KEY, qty int, price numeric, code text, label varchar(20));
+INSERT INTO stock_item VALUES (1, 5, 1.50, '007', 'blue widget'), (2, 7, 2.00, '12', 'red');
+ALTER TABLE stock_item ALTER COLUMN qty TYPE int USING 0;
+ALTER TABLE stock_item ALTER COLUMN qty TYPE int USING NULL;
+ALTER TABLE stock_item ALTER COLUMN label TYPE text USING left(label, 1);
+ALTER TABLE stock_item ALTER COLUMN label TYPE varchar(3) USING label::varchar(3);
+ALTER TABLE stock_item ALTER COLUMN label TYPE varchar(3);
+ALTER TABLE stock_item ALTER COLUMN price TYPE int;
+ALTER TABLE stock_item ALTER COLUMN code TYPE int USING code::int;
+\echo :LAST_ERROR_SQLSTATE
+-- Lossless: widening, to text and back, a longer varchar, a USING that
+-- keeps every value.
+ALTER TABLE stock_item ALTER COLUMN qty TYPE bigint;
+ALTER TABLE stock_item ALTER COLUMN qty TYPE text;
+ALTER TABLE stock_item ALTER COLUMN qty TYPE int USING qty::int;
+ALTER TABLE stock_item ALTER COLUMN label TYPE varchar(50);
+ALTER TABLE stock_item ALTER COLUMN code TYPE text USING trim(code);
+-- A value that fits now: only the values that are there count.
+UPDATE stock_item SET label = 'ab' WHERE id = 1;
+UPDATE stock_item SET label = 'cd' WHERE id = 2;
+ALTER TABLE stock_item ALTER COLUMN label TYPE varchar(3) USING label::varchar(3);
+-- On an empty table, nothing can be lost.
+CREATE TABLE empty_item (price numeric);
+ALTER TABLE empty_item ALTER COLUMN price TYPE int USING 0;
+SELECT * FROM stock_item ORDER BY id;
+SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+WHERE attrelid = 'stock_item'::regclass AND attnum > 0 ORDER BY attnum;
 
 SELECT id, name, email, "Nick Name" FROM player ORDER BY id;
 SELECT colour, doors FROM car;

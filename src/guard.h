@@ -19,6 +19,7 @@
 
 #include "access/attnum.h"
 #include "nodes/nodes.h"
+#include "nodes/parsenodes.h"
 #include "nodes/plannodes.h"
 #include "nodes/pg_list.h"
 #include "port/atomics.h"
@@ -65,6 +66,7 @@ typedef enum GuardAction
 	GUARD_ACTION_DELETE,
 	GUARD_ACTION_UPDATE,
 	GUARD_ACTION_DROP_COLUMN,
+	GUARD_ACTION_CHANGE_TYPE,	/* a column type change that alters values */
 	GUARD_ACTION_DROP_DATABASE,
 	GUARD_ACTION_CHANGE			/* a change to guard's settings or labels */
 } GuardAction;
@@ -224,6 +226,8 @@ extern List *guard_targets_of_extension(Oid extid);
 extern bool guard_target_member(const GuardTarget *target, List *targets);
 extern char *guard_statement_text(const char *source, int location, int len);
 extern char *guard_targets_message(List *targets);
+extern bool guard_type_change_loses(Oid relid, AttrNumber attnum,
+									TypeName *type_name, Node *using, bool inh);
 
 /* exemption.c: the "guard" security label provider */
 #define GUARD_LABEL_PROVIDER "guard"
@@ -236,6 +240,7 @@ extern GuardTarget *guard_target_relabelled(Oid relid, Oid new_parent, Oid new_n
 #define GUARD_PRELOAD_SETTING "shared_preload_libraries"
 extern bool guard_policy_active(void);
 extern bool guard_may_override(void);
+extern bool guard_target_may_lose(const GuardTarget *target);
 extern bool guard_row_limit_set(void);
 extern bool guard_rows_over_limit(uint64 rows);
 extern bool guard_setting_protected(const char *name);

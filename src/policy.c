@@ -292,6 +292,13 @@ target_loses_nothing(const GuardTarget *target)
 	return target->temporary || target->created_here;
 }
 
+/* For a hook, before work that only matters if a target may lose data. */
+bool
+guard_target_may_lose(const GuardTarget *target)
+{
+	return !target_loses_nothing(target);
+}
+
 /* A label exempts this action on this target: routine work, recorded. */
 static bool
 target_is_exempt(const GuardTarget *target)
@@ -462,7 +469,11 @@ guard_decide_in(const GuardAttempt *attempt, GuardEnvironment environment,
 			decision->exempted = true;
 		}
 		else
+		{
 			decision->targets = lappend(decision->targets, target);
+			if (target->action == GUARD_ACTION_CHANGE_TYPE)
+				decision->detail = "The type change would alter values the column holds.";
+		}
 	}
 
 	/* Exempt work and harmless changes to guard itself: always recorded. */

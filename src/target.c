@@ -23,13 +23,20 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_depend.h"
 #include "catalog/pg_extension.h"
+#include "access/xact.h"
 #include "commands/dbcommands.h"
+#include "executor/spi.h"
 #include "lib/stringinfo.h"
+#include "parser/parse_expr.h"
+#include "parser/parse_relation.h"
+#include "parser/parse_type.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
+#include "utils/resowner.h"
+#include "utils/ruleutils.h"
 #include "utils/syscache.h"
 
 #include "compat.h"
@@ -66,7 +73,8 @@ describe_relation(Oid relid, AttrNumber attnum, GuardAction action, bool views)
 
 	target = (GuardTarget *) palloc0(sizeof(GuardTarget));
 	target->kind = attnum > 0 ? GUARD_TARGET_COLUMN : GUARD_TARGET_TABLE;
-	target->action = attnum > 0 ? GUARD_ACTION_DROP_COLUMN : action;
+	target->action = (attnum > 0 && action == GUARD_ACTION_DROP) ?
+		GUARD_ACTION_DROP_COLUMN : action;
 	target->objid = relid;
 	target->attnum = attnum > 0 ? attnum : 0;
 	target->temporary = (form->relpersistence == RELPERSISTENCE_TEMP);
@@ -320,4 +328,96 @@ guard_targets_message(List *targets)
 		n++;
 	}
 	return buf.data;
+}
+
+/* Run a one-row query; whether it returned a row.  Errors are the caller's. */
+static bool
+query_finds_row(const char *sql)
+{
+	bool		found;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute(sql, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "guard: could not check the column's values");
+	found = SPI_processed > 0;
+	SPI_finish();
+	return found;
+}
+
+/*
+ * Whether ALTER COLUMN ... TYPE would change an existing value of column
+ * attnum: one scan that converts each value as the statement would (its
+ * USING expression, or the column itself, cast to the new type) and back,
+ * and stops at the first that comes back different.  What cannot be
+ * checked (no way back to the old type, no equality) counts as a change,
+ * unless the table holds no row at all.  The caller holds the statement's
+ * own lock, so no row can come in meanwhile.
+ */
+bool
+guard_type_change_loses(Oid relid, AttrNumber attnum, TypeName *type_name,
+						Node *using, bool inh)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ParseState *pstate = make_parsestate(NULL);
+	Relation	rel = table_open(relid, NoLock);
+	char	   *table;
+	char	   *column;
+	char	   *old_type;
+	char	   *new_type;
+	char	   *value;
+	char	   *sql;
+	Oid			typid;
+	int32		typmod;
+	volatile bool loses = true;
+
+	table = psprintf("%s%s", inh ? "" : "ONLY ",
+					 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+												RelationGetRelationName(rel)));
+	column = pstrdup(quote_identifier(NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname)));
+	old_type = format_type_with_typemod(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->atttypid,
+										TupleDescAttr(RelationGetDescr(rel), attnum - 1)->atttypmod);
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		typenameTypeIdAndMod(pstate, type_name, &typid, &typmod);
+		new_type = format_type_with_typemod(typid, typmod);
+		if (using != NULL)
+		{
+			ParseNamespaceItem *nsitem;
+			Node	   *expr;
+
+			nsitem = addRangeTableEntryForRelation(pstate, rel, AccessShareLock,
+												   NULL, false, true);
+			addNSItemToQuery(pstate, nsitem, false, true, true);
+			expr = transformExpr(pstate, copyObject(using), EXPR_KIND_ALTER_COL_TRANSFORM);
+			value = deparse_expression(expr,
+									   deparse_context_for(RelationGetRelationName(rel), relid),
+									   false, false);
+		}
+		else
+			value = column;
+		sql = psprintf("SELECT 1 FROM %s WHERE CAST(CAST((%s) AS %s) AS %s) IS DISTINCT FROM %s LIMIT 1",
+					   table, value, new_type, old_type, column);
+		loses = query_finds_row(sql);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		loses = true;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+
+	if (loses)
+		loses = query_finds_row(psprintf("SELECT 1 FROM %s LIMIT 1", table));
+	table_close(rel, NoLock);
+	return loses;
 }

@@ -36,6 +36,7 @@
 #include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "nodes/parsenodes.h"
+#include "storage/lmgr.h"
 #include "tcop/cmdtag.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
@@ -94,7 +95,8 @@ alter_matters(AlterTableStmt *stmt)
 	{
 		AlterTableCmd *cmd = (AlterTableCmd *) lfirst(lc);
 
-		if (cmd->subtype == AT_DropColumn || cmd->subtype == AT_AttachPartition)
+		if (cmd->subtype == AT_DropColumn || cmd->subtype == AT_AttachPartition ||
+			cmd->subtype == AT_AlterColumnType)
 			return true;
 	}
 	return false;
@@ -326,6 +328,26 @@ describe_alter_table(AlterTableStmt *stmt)
 			target = OidIsValid(partid) ?
 				guard_target_relabelled(partid, relid, InvalidOid) : NULL;
 			if (target != NULL)
+				targets = lappend(targets, target);
+			continue;
+		}
+		/*
+		 * A type change loses data only if it would change a value that is
+		 * there: checked under the statement's own lock, so that no row
+		 * comes in between.
+		 */
+		if (cmd->subtype == AT_AlterColumnType && cmd->name != NULL)
+		{
+			ColumnDef  *def = (ColumnDef *) cmd->def;
+
+			attnum = get_attnum(relid, cmd->name);
+			if (attnum <= 0)
+				continue;
+			LockRelationOid(relid, AccessExclusiveLock);
+			target = guard_target_relation(relid, attnum, GUARD_ACTION_CHANGE_TYPE);
+			if (target != NULL && guard_target_may_lose(target) &&
+				guard_type_change_loses(relid, attnum, def->typeName,
+										def->raw_default, stmt->relation->inh))
 				targets = lappend(targets, target);
 			continue;
 		}
