@@ -48,11 +48,15 @@ include $(PGXS)
 # unless the server was configured with --enable-depend).
 $(OBJS): src/guard.h src/compat.h
 
-# TAP tests (PostgreSQL::Test::Cluster), in test/t.
+# TAP tests (PostgreSQL::Test::Cluster), in test/t.  Their data and logs go
+# under tmp_check_tap on every major: TESTDIR until 16, TESTDATADIR and
+# TESTLOGDIR since 17.
 PG_PERL_LIB := $(dir $(PGXS))../../src/test/perl
 prove:
 	rm -rf $(CURDIR)/tmp_check_tap && mkdir -p $(CURDIR)/tmp_check_tap
 	cd $(srcdir) && TESTDIR='$(CURDIR)/tmp_check_tap' \
+		TESTDATADIR='$(CURDIR)/tmp_check_tap/tmp_check' \
+		TESTLOGDIR='$(CURDIR)/tmp_check_tap/tmp_check/log' \
 		PATH="$(bindir):$$PATH" PG_REGRESS='$(pgxsdir)/src/test/regress/pg_regress' \
 		$(PROVE) -I $(PG_PERL_LIB) -I $(srcdir)/test $(PROVE_FLAGS) \
 		$(if $(PROVE_TESTS),$(PROVE_TESTS),test/t/*.pl)
