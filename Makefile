@@ -16,6 +16,7 @@ OBJS = \
 	src/policy.o \
 	src/audit.o \
 	src/queue.o \
+	src/session.o \
 	src/writer.o \
 	src/functions.o \
 	src/exemption.o \

@@ -494,6 +494,7 @@ guard_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	PlannedStmt *pstmt = queryDesc->plannedstmt;
 
+	guard_session_check(NULL);
 	if (may_change_rows(pstmt) &&
 		(eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 &&
 		guard_policy_active())

@@ -36,6 +36,13 @@ int			guard_audit_timeout = 2000;
 int			guard_audit_queue_size = 256;
 bool		guard_audit_development = false;
 int			guard_max_rows = 0;
+int			guard_on_refusal = GUARD_ON_REFUSAL_DISCONNECT;
+
+static const struct config_enum_entry on_refusal_options[] = {
+	{"disconnect", GUARD_ON_REFUSAL_DISCONNECT, false},
+	{"error", GUARD_ON_REFUSAL_ERROR, false},
+	{NULL, 0, false}
+};
 
 /* True in the audit writer, whose own statements guard never examines. */
 bool		guard_is_writer = false;
@@ -269,6 +276,18 @@ define_settings(void)
 							0,
 							check_max_rows, NULL, NULL);
 
+	DefineCustomEnumVariable("guard.on_refusal",
+							 "What becomes of a client session after a statement refused in production.",
+							 "With \"disconnect\", the client receives the refusal's ERROR, and the session "
+							 "ends before it can run another statement; with \"error\", it goes on. "
+							 "Background workers always get the ERROR only.",
+							 &guard_on_refusal,
+							 GUARD_ON_REFUSAL_DISCONNECT,
+							 on_refusal_options,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
 	DefineCustomBoolVariable("guard.audit_development",
 							 "Records destructive statements in development as \"allowed\".",
 							 NULL,
@@ -302,6 +321,7 @@ _PG_init(void)
 	guard_utility_init();
 	guard_objaccess_init();
 	guard_dml_init();
+	guard_session_init();
 
 	settings_loaded = true;
 	if (!IsUnderPostmaster)

@@ -36,6 +36,12 @@ typedef enum GuardEnvironment
 	GUARD_ENV_PRODUCTION
 } GuardEnvironment;
 
+typedef enum GuardOnRefusal
+{
+	GUARD_ON_REFUSAL_DISCONNECT,
+	GUARD_ON_REFUSAL_ERROR
+} GuardOnRefusal;
+
 typedef enum GuardVerdict
 {
 	GUARD_VERDICT_NONE,			/* nothing destructive once exemptions apply */
@@ -195,6 +201,7 @@ extern int	guard_audit_timeout;
 extern int	guard_audit_queue_size;
 extern bool guard_audit_development;
 extern int	guard_max_rows;
+extern int	guard_on_refusal;
 extern bool guard_is_writer;
 extern const char *guard_environment_name(GuardEnvironment environment);
 extern int	guard_parse_environment(const char *value);
@@ -207,6 +214,11 @@ extern bool guard_describe_utility(Node *parsetree, GuardAttempt *attempt);
 
 /* config.c: changes to guard's own settings */
 extern bool guard_describe_setting_change(Node *parsetree, GuardAttempt *attempt);
+
+/* session.c: the session after a refusal */
+extern void guard_session_init(void);
+extern void guard_session_refused(void);
+extern void guard_session_check(Node *stmt);
 
 /* objaccess.c: the object-access hook */
 extern void guard_objaccess_init(void);

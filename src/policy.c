@@ -550,6 +550,14 @@ guard_act(const GuardAttempt *attempt, const GuardDecision *decision)
 		bool		database = false;
 		ListCell   *lc;
 
+		/*
+		 * A client session ends after its refusal, if so configured; a
+		 * background worker (pg_cron's, a subscription's) gets the ERROR
+		 * only.
+		 */
+		if (guard_on_refusal == GUARD_ON_REFUSAL_DISCONNECT && MyBackendType == B_BACKEND)
+			guard_session_refused();
+
 		foreach(lc, decision->targets)
 		{
 			if (((GuardTarget *) lfirst(lc))->kind == GUARD_TARGET_DATABASE)

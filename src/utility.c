@@ -486,6 +486,7 @@ guard_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	GuardFrame	frame;
 	bool		final;
 
+	guard_session_check(parsetree);
 	guard_check_setting_statement(parsetree);
 
 	/*

@@ -25,9 +25,12 @@ sub guard_node
 		install_path => $opts{install_path});
 	$node->init(%{ $opts{init} // {} });
 	my $env = $opts{environment} // 'production';
+	# Most tests run several refused statements in one session; those of
+	# guard.on_refusal = 'disconnect' say so.
 	$node->append_conf('postgresql.conf',
 		"shared_preload_libraries = 'guard'\n"
 		  . "guard.environment = '$env'\n"
+		  . "guard.on_refusal = '" . ($opts{on_refusal} // 'error') . "'\n"
 		  . ($opts{conf} // ''));
 	return $node;
 }
