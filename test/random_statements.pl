@@ -392,6 +392,17 @@ my @TEMPLATES = (
 	{
 		name => 'dml_unconditional', weight => 12, routes => \@ROUTES, roles => 'all',
 		build => sub {
+			# A condition that cannot keep a row of the target out: a join to
+			# the table's whole self, or a condition on another table only.
+			if (chance(0.15) && $T{'shop.orders'} && $T{'shop.cache'} && $T{'shop.customers'})
+			{
+				my $f = pick([
+					[ 'DELETE', 'shop.orders', 'DELETE FROM shop.orders WHERE id IN (SELECT id FROM shop.orders)' ],
+					[ 'DELETE', 'shop.orders', 'DELETE FROM shop.orders USING shop.customers c WHERE c.id = 1' ],
+					[ 'MERGE', 'shop.cache', 'MERGE INTO shop.cache c USING shop.cache s ON c.k = s.k WHEN MATCHED THEN DELETE' ],
+					[ 'INSERT', 'shop.cache', 'INSERT INTO shop.cache SELECT * FROM shop.cache ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v' ] ]);
+				return refuse($f->[0], [ $f->[1] ], $f->[2]);
+			}
 			my @cand = tables_where(sub { $_[0]{kind} =~ /[rpf]/ && !$_[0]{rls} });
 			push @cand, 'shop.v_customers', 'shop.v_notes';
 			my $name = pick(\@cand);
@@ -975,13 +986,12 @@ my @TEMPLATES = (
 				"WITH d AS (DELETE FROM $t->{name} WHERE $cond RETURNING 1) SELECT count(*) FROM d");
 			if (may_dml($T{'shop.orders'}, $eff))
 			{
-				push @forms, 'DELETE FROM shop.orders WHERE id IN (SELECT id FROM shop.orders)',
-				  'DELETE FROM shop.order_items USING shop.orders WHERE order_items.order_id = orders.id',
+				push @forms, 'DELETE FROM shop.order_items USING shop.orders WHERE order_items.order_id = orders.id',
 				  'DELETE FROM shop.v_big_orders', 'DELETE FROM shop.v_paid',
 				  q{UPDATE shop.cache SET v = 'changed' WHERE k = 'k2'},
 				  'DELETE FROM events.log WHERE day BETWEEN 3 AND 14',
 				  'DELETE FROM legacy.animals WHERE id % 2 = 0',
-				  'MERGE INTO shop.cache c USING shop.cache s ON c.k = s.k WHEN MATCHED THEN DELETE',
+				  q{MERGE INTO shop.cache c USING (SELECT 'k2' AS k) s ON c.k = s.k WHEN MATCHED THEN DELETE},
 				  q{INSERT INTO shop.cache VALUES ('rnd_new', 'x')};
 			}
 			my $stmt = pick(\@forms);
