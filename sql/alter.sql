@@ -27,6 +27,7 @@ ALTER TABLE IF EXISTS no_such_table DROP COLUMN email;
 CREATE TABLE vehicle (id int, colour text);
 CREATE TABLE car (doors int) INHERITS (vehicle);
 INSERT INTO car VALUES (1, 'red', 4);
+INSERT INTO vehicle VALUES (2, 'blue');
 ALTER TABLE vehicle DROP COLUMN colour;
 ALTER TABLE car DROP COLUMN doors;
 

@@ -15,7 +15,9 @@ CREATE TABLE shop.a (id int); CREATE TABLE shop.b (id int); CREATE TABLE shop.c 
 CREATE TABLE shop.d (id int); CREATE TABLE shop.e (id int); CREATE TABLE shop.f (id int);
 CREATE TABLE shop.g (id int);
 CREATE VIEW shop.v AS SELECT * FROM shop.a;
-INSERT INTO shop.a VALUES (1);
+INSERT INTO shop.a VALUES (1); INSERT INTO shop.b VALUES (1); INSERT INTO shop.c VALUES (1);
+INSERT INTO shop.d VALUES (1); INSERT INTO shop.e VALUES (1); INSERT INTO shop.f VALUES (1);
+INSERT INTO shop.g VALUES (1);
 DROP SCHEMA shop CASCADE;
 \echo :LAST_ERROR_SQLSTATE
 SELECT verdict, object_count, array_length(objects, 1) AS listed
@@ -30,6 +32,7 @@ DROP SCHEMA views_only CASCADE;
 -- DROP OWNED BY takes every table the role owns.
 CREATE ROLE regress_leaver;
 CREATE TABLE leaver_data (id int);
+INSERT INTO leaver_data VALUES (1);
 ALTER TABLE leaver_data OWNER TO regress_leaver;
 DROP OWNED BY regress_leaver;
 -- REASSIGN OWNED keeps the data.
@@ -47,26 +50,33 @@ DROP EXTENSION hstore;
 -- DROP TYPE / DROP DOMAIN ... CASCADE drop the columns that use them.
 CREATE TYPE mood AS ENUM ('happy', 'sad');
 CREATE TABLE feeling (id int, m mood);
+INSERT INTO feeling VALUES (1, 'happy');
 DROP TYPE mood CASCADE;
 CREATE DOMAIN positive AS int CHECK (VALUE > 0);
 CREATE TABLE counter (id int, n positive);
+INSERT INTO counter VALUES (1, 1);
 DROP DOMAIN positive CASCADE;
 -- A composite type's attribute, and the typed table that uses it.
 CREATE TYPE address AS (street text, city text);
 CREATE TABLE office OF address;
+INSERT INTO office VALUES ('Main St', 'Springfield');
 ALTER TYPE address DROP ATTRIBUTE city CASCADE;
 -- A table whose row type another table stores.
 CREATE TABLE item (id int);
 CREATE TABLE basket (id int, thing item);
+INSERT INTO item VALUES (1);
+INSERT INTO basket VALUES (1, ROW(1));
 DROP TABLE item CASCADE;
 
 -- DROP FUNCTION ... CASCADE drops a generated column that uses it.
 CREATE FUNCTION double_it(int) RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT $1 * 2';
 CREATE TABLE doubled (x int, y int GENERATED ALWAYS AS (double_it(x)) STORED);
+INSERT INTO doubled (x) VALUES (1);
 DROP FUNCTION double_it(int) CASCADE;
 -- DROP COLLATION ... CASCADE drops a column that uses it.
 CREATE COLLATION regress_coll (provider = libc, locale = 'C');
 CREATE TABLE named (id int, label text COLLATE regress_coll);
+INSERT INTO named VALUES (1, 'one');
 DROP COLLATION regress_coll CASCADE;
 
 -- DROP VIEW ... CASCADE takes a materialized view built on it.
@@ -84,6 +94,7 @@ DROP SERVER regress_cascade_srv CASCADE;
 
 -- DROP TABLE ... CASCADE takes the views on it; only the table counts.
 CREATE TABLE base_t (id int);
+INSERT INTO base_t VALUES (1);
 CREATE VIEW on_base_t AS SELECT * FROM base_t;
 DROP TABLE base_t CASCADE;
 

@@ -35,6 +35,7 @@ DROP TABLE score;
 -- Several tables in one statement: all are named.
 CREATE TABLE round (id int);
 CREATE TABLE "order" (id int);
+INSERT INTO round VALUES (1); INSERT INTO "order" VALUES (1);
 DROP TABLE score, round, "order";
 
 -- Partitioned tables take their partitions; a partition alone is a table.
@@ -53,12 +54,14 @@ DROP TABLE events_2a;
 CREATE TABLE vehicle (id int);
 CREATE TABLE car () INHERITS (vehicle);
 INSERT INTO car VALUES (1);
+INSERT INTO vehicle VALUES (2);
 DROP TABLE vehicle;
 DROP TABLE vehicle CASCADE;
 DROP TABLE car;
 
 -- Unlogged tables, materialized views and foreign tables.
 CREATE UNLOGGED TABLE cache (k text);
+INSERT INTO cache VALUES ('k');
 DROP TABLE cache;
 CREATE MATERIALIZED VIEW top_scores AS SELECT * FROM score WHERE points > 900;
 DROP MATERIALIZED VIEW top_scores;

@@ -41,6 +41,7 @@ SELECT * FROM guard.exemptions ORDER BY object;
 TRUNCATE stage;
 INSERT INTO stage SELECT g, 'x' FROM generate_series(1, 10) g;
 DELETE FROM stage;
+INSERT INTO stage SELECT g, 'x' FROM generate_series(1, 10) g;
 -- Other operations on the same table are still refused.
 UPDATE stage SET v = 'y';
 DROP TABLE stage;
@@ -73,6 +74,7 @@ SET LOCAL guard.override = 'ETL-2: the etl schema is scratch space';
 SECURITY LABEL FOR guard ON SCHEMA etl IS 'truncate';
 COMMIT;
 TRUNCATE etl.raw;
+INSERT INTO etl.raw VALUES (1);
 DROP TABLE etl.raw;
 
 -- Through every route, exempt work runs (and the rows are recorded).
@@ -97,6 +99,7 @@ WHERE objects = '{exemption_t.new_stage}';
 -- Narrowing or removing an exemption needs no override, and is recorded.
 SECURITY LABEL FOR guard ON TABLE stage IS 'truncate';
 SECURITY LABEL FOR guard ON TABLE stage IS NULL;
+INSERT INTO stage SELECT g, 'x' FROM generate_series(1, 10) g;
 TRUNCATE stage;
 SELECT * FROM guard.exemptions ORDER BY object;
 

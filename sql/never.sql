@@ -118,6 +118,7 @@ SELECT count(*) - :audit_rows_before AS new_audit_rows FROM guard.audit;
 -- The exemption for new tables is about the table, not the transaction:
 -- a table only altered in this transaction is protected,
 CREATE TABLE kept (id int);
+INSERT INTO kept VALUES (1);
 BEGIN;
 ALTER TABLE kept ADD COLUMN v text;
 DROP TABLE kept;
@@ -134,3 +135,33 @@ ALTER TABLE new_parent ATTACH PARTITION kept FOR VALUES IN (1, 2, 3);
 DELETE FROM new_parent;
 ROLLBACK;
 
+
+-- Decided on data: a table that holds no row loses nothing.  Each of these
+-- runs, and is recorded as allowed, with that reason.
+CREATE TABLE empty_one (id int, v text);
+CREATE TABLE empty_two (id int);
+ALTER TABLE empty_one DROP COLUMN v;
+TRUNCATE empty_one, empty_two;
+DELETE FROM empty_one;
+UPDATE empty_two SET id = 0;
+DROP TABLE empty_one, empty_two;
+-- Rows that were all deleted are no rows either.
+CREATE TABLE emptied (id int);
+INSERT INTO emptied VALUES (1);
+DELETE FROM emptied WHERE id = 1;
+DROP TABLE emptied;
+-- A column added in this transaction holds nothing older.
+CREATE TABLE with_rows (id int);
+INSERT INTO with_rows VALUES (1);
+BEGIN;
+ALTER TABLE with_rows ADD COLUMN extra text;
+ALTER TABLE with_rows DROP COLUMN extra;
+COMMIT;
+-- One row is enough to refuse.
+ALTER TABLE with_rows ADD COLUMN extra text;
+ALTER TABLE with_rows DROP COLUMN extra;
+TRUNCATE with_rows;
+DROP TABLE with_rows;
+SELECT command, objects, verdict, reason FROM guard.audit
+WHERE objects && '{never_t.empty_one,never_t.empty_two,never_t.empty_one.v,never_t.emptied,never_t.with_rows,never_t.with_rows.extra}'
+ORDER BY id;

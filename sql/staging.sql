@@ -26,20 +26,31 @@ CREATE TABLE staged (id int, v text);
 INSERT INTO staged SELECT g, 'x' FROM generate_series(1, 5) g;
 UPDATE staged SET v = 'y';
 DELETE FROM staged;
+-- (Each statement runs in staging: the rows come back for the next.)
+INSERT INTO staged SELECT g, 'x' FROM generate_series(1, 5) g;
 ALTER TABLE staged DROP COLUMN v;
 TRUNCATE staged;
+INSERT INTO staged SELECT g FROM generate_series(1, 5) g;
 DROP TABLE staged;
 DROP DATABASE regress_staging_db;
 -- What cascades is listed as it is dropped.
 CREATE TABLE vparent (id int, colour text);
 CREATE TABLE vchild (doors int) INHERITS (vparent);
+INSERT INTO vparent VALUES (1, 'red');
+INSERT INTO vchild VALUES (2, 'blue', 4);
 ALTER TABLE vparent DROP COLUMN colour;
 CREATE SCHEMA staged_schema;
 CREATE TABLE staged_schema.one (id int);
 CREATE TABLE staged_schema.two (id int);
+INSERT INTO staged_schema.one VALUES (1);
+INSERT INTO staged_schema.two VALUES (2);
 DROP SCHEMA staged_schema CASCADE;
+-- A table that holds no row loses nothing: no warning, recorded as allowed.
+CREATE TABLE staged_empty (id int);
+DROP TABLE staged_empty;
 -- With an override, staging rehearses production: no warning.
 CREATE TABLE staged2 (id int);
+INSERT INTO staged2 VALUES (1);
 BEGIN;
 SET LOCAL guard.override = 'REL-1: rehearsal';
 DROP TABLE staged2;

@@ -34,6 +34,8 @@ CREATE TABLE vehicle (id int);
 CREATE TABLE car () INHERITS (vehicle);
 CREATE TABLE truck () INHERITS (vehicle);
 INSERT INTO car VALUES (1);
+INSERT INTO truck VALUES (2);
+INSERT INTO vehicle VALUES (3);
 TRUNCATE vehicle;
 TRUNCATE ONLY vehicle;
 CREATE TABLE events (id int, day int) PARTITION BY RANGE (day);

@@ -347,6 +347,20 @@ describe_modified(PlannedStmt *pstmt, ModifyTable *mt, GuardAction action)
 		target->created_here &= member->created_here;
 		target->exempt &= member->exempt;
 	}
+
+	/* Decide on data: it changes nothing if no row it can see is there. */
+	if (guard_target_may_lose(target))
+	{
+		target->empty = true;
+		foreach(lc, mt->resultRelations)
+		{
+			if (!guard_relation_visibly_empty(rt_fetch(lfirst_int(lc), pstmt->rtable)->relid))
+			{
+				target->empty = false;
+				break;
+			}
+		}
+	}
 	return target;
 }
 

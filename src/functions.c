@@ -134,6 +134,8 @@ dry_run_row(const GuardAttempt *attempt, const GuardDecision *decision)
 			row->verdict = "allowed";
 			row->detail = decision->exempted ?
 				"exempt by a guard security label; recorded as allowed" :
+				decision->reason ?
+				psprintf("%s; recorded as allowed", decision->reason) :
 				"recorded as allowed";
 			break;
 		default:

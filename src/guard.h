@@ -24,6 +24,7 @@
 #include "nodes/pg_list.h"
 #include "port/atomics.h"
 #include "storage/latch.h"
+#include "storage/lockdefs.h"
 #include "storage/lwlock.h"
 #include "storage/proc.h"
 #include "utils/guc.h"
@@ -111,6 +112,7 @@ typedef struct GuardTarget
 	bool		temporary;		/* a temporary relation */
 	bool		created_here;	/* created in the current transaction */
 	GuardOps	exempt;			/* actions its labels (or its schema's) exempt */
+	bool		empty;			/* it held no row, under the statement's lock */
 	List	   *changes;		/* of GuardChange *, for settings and labels */
 } GuardTarget;
 
@@ -238,6 +240,8 @@ extern List *guard_targets_of_extension(Oid extid);
 extern bool guard_target_member(const GuardTarget *target, List *targets);
 extern char *guard_statement_text(const char *source, int location, int len);
 extern char *guard_targets_message(List *targets);
+extern bool guard_target_check_rows(GuardTarget *target, LOCKMODE lockmode);
+extern bool guard_relation_visibly_empty(Oid relid);
 extern bool guard_type_change_loses(Oid relid, AttrNumber attnum,
 									TypeName *type_name, Node *using, bool inh);
 
@@ -288,6 +292,7 @@ extern bool guard_queue_available(void);
 extern bool guard_queue_put(const GuardRow *row, int64 *id, char *failure,
 							size_t failure_size);
 extern void guard_queue_count_fallback(void);
+extern bool guard_queue_is_audit_table(Oid relid);
 extern int	guard_queue_take(int *slots, int max);
 extern void guard_queue_row(int slot, GuardRow *row, int *encoding);
 extern void guard_queue_finish(int slot, int64 id, const char *failure);

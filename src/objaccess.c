@@ -74,7 +74,11 @@ guard_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		target = guard_target_relation(objectId, 0, GUARD_ACTION_TRUNCATE);
 	}
 
-	if (target == NULL || guard_statement_collect(target))
+	if (target == NULL)
+		return;
+	/* PostgreSQL holds the lock that keeps rows out by now. */
+	guard_target_check_rows(target, NoLock);
+	if (guard_statement_collect(target))
 		return;
 
 	{

@@ -431,6 +431,7 @@ guard_decide_in(const GuardAttempt *attempt, GuardEnvironment environment,
 				bool use_override, GuardDecision *decision)
 {
 	List	   *allowed = NIL;
+	bool		held_no_rows = false;
 	ListCell   *lc;
 
 	decision->verdict = GUARD_VERDICT_NONE;
@@ -463,6 +464,12 @@ guard_decide_in(const GuardAttempt *attempt, GuardEnvironment environment,
 		}
 		else if (target_loses_nothing(target))
 			continue;
+		else if (target->empty && target->action != GUARD_ACTION_CHANGE_TYPE)
+		{
+			/* Decide on data: a table that holds no row has none to lose. */
+			allowed = lappend(allowed, target);
+			held_no_rows = true;
+		}
 		else if (target_is_exempt(target))
 		{
 			allowed = lappend(allowed, target);
@@ -476,7 +483,10 @@ guard_decide_in(const GuardAttempt *attempt, GuardEnvironment environment,
 		}
 	}
 
-	/* Exempt work and harmless changes to guard itself: always recorded. */
+	/*
+	 * Exempt work, what destroys no row, and harmless changes to guard
+	 * itself: always recorded.
+	 */
 	if (decision->targets == NIL)
 	{
 		if (allowed != NIL)
@@ -484,6 +494,8 @@ guard_decide_in(const GuardAttempt *attempt, GuardEnvironment environment,
 			decision->verdict = GUARD_VERDICT_ALLOWED;
 			decision->targets = allowed;
 			decision->record = true;
+			if (held_no_rows)
+				decision->reason = "the table held no rows";
 		}
 		return;
 	}

@@ -377,6 +377,23 @@ guard_queue_put(const GuardRow *row, int64 *id, char *failure, size_t failure_si
 	}
 }
 
+/*
+ * Whether relid is guard.audit, in this database: the one table whose
+ * lock a refusal must not take, since its own row goes there.
+ */
+bool
+guard_queue_is_audit_table(Oid relid)
+{
+	bool		result;
+
+	if (queue == NULL)
+		return false;
+	LWLockAcquire(queue->lock, LW_SHARED);
+	result = queue->audit_dbid == MyDatabaseId && queue->audit_relid == relid;
+	LWLockRelease(queue->lock);
+	return result;
+}
+
 /* Count a record that went to the log instead of the table. */
 void
 guard_queue_count_fallback(void)

@@ -23,6 +23,11 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_depend.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_inherits.h"
+#include "executor/tuptable.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "commands/dbcommands.h"
 #include "executor/spi.h"
@@ -37,10 +42,119 @@
 #include "utils/relcache.h"
 #include "utils/resowner.h"
 #include "utils/ruleutils.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "compat.h"
 #include "guard.h"
+
+/*
+ * Whether a relation holds no row that snapshot sees: known from its size
+ * when it has no block at all, else from a scan that stops at the first
+ * row.  A partitioned table holds what its partitions hold; a foreign
+ * table's rows are not known here, so it counts as holding some.
+ */
+static bool
+relation_holds_no_row(Oid relid, Snapshot snapshot, LOCKMODE lockmode)
+{
+	Relation	rel = RelationIdGetRelation(relid);
+	bool		empty = false;
+
+	if (!RelationIsValid(rel))
+		return false;
+	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+	{
+		List	   *parts = find_all_inheritors(relid, lockmode, NULL);
+		ListCell   *lc;
+
+		empty = true;
+		foreach(lc, parts)
+		{
+			if (lfirst_oid(lc) != relid &&
+				!relation_holds_no_row(lfirst_oid(lc), snapshot, NoLock))
+			{
+				empty = false;
+				break;
+			}
+		}
+	}
+	else if (RELKIND_HAS_STORAGE(rel->rd_rel->relkind))
+	{
+		if (RelationGetNumberOfBlocks(rel) == 0)
+			empty = true;
+		else
+		{
+			TupleTableSlot *slot = table_slot_create(rel, NULL);
+			TableScanDesc scan = table_beginscan(rel, snapshot, 0, NULL);
+
+			empty = !table_scan_getnextslot(scan, ForwardScanDirection, slot);
+			table_endscan(scan);
+			ExecDropSingleTupleTableSlot(slot);
+		}
+	}
+	RelationClose(rel);
+	return empty;
+}
+
+/* Whether relid holds a row that any committed transaction, or this one, left. */
+static bool
+relation_holds_no_committed_row(Oid relid, LOCKMODE lockmode)
+{
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	bool		empty = relation_holds_no_row(relid, snapshot, lockmode);
+
+	UnregisterSnapshot(snapshot);
+	return empty;
+}
+
+/*
+ * Establish whether a table the statement would drop, empty or change
+ * holds any row.  That it holds none is established under the lock that
+ * keeps rows out: lockmode is the statement's own lock, taken here first
+ * (NoLock when the caller already holds it).  That it holds some can be
+ * seen before, without waiting: then it is refused at once, with no lock
+ * kept.  Every committed row counts, and this transaction's own.
+ * Temporary and new tables are left alone: they lose nothing whatever they
+ * hold; so is guard.audit, whose lock would keep the refusal's own row
+ * out.  Returns false when the table went away while the lock was awaited.
+ */
+bool
+guard_target_check_rows(GuardTarget *target, LOCKMODE lockmode)
+{
+	Oid			relid = target->objid;
+
+	if ((target->kind != GUARD_TARGET_TABLE && target->kind != GUARD_TARGET_COLUMN) ||
+		!guard_target_may_lose(target) || guard_queue_is_audit_table(relid))
+		return true;
+	if (lockmode != NoLock)
+	{
+		if (get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE &&
+			ConditionalLockRelationOid(relid, AccessShareLock))
+		{
+			bool		rows = !relation_holds_no_committed_row(relid, AccessShareLock);
+
+			UnlockRelationOid(relid, AccessShareLock);
+			if (rows)
+				return true;
+		}
+		LockRelationOid(relid, lockmode);
+		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+			return false;
+	}
+	target->empty = relation_holds_no_committed_row(relid,
+													lockmode != NoLock ? lockmode : AccessShareLock);
+	return true;
+}
+
+/*
+ * For a DELETE, UPDATE or MERGE: whether relid holds no row that the
+ * statement can see, and so none it could change.
+ */
+bool
+guard_relation_visibly_empty(Oid relid)
+{
+	return relation_holds_no_row(relid, GetActiveSnapshot(), AccessShareLock);
+}
 
 /* How many names a message lists before it only counts the rest. */
 #define GUARD_MESSAGE_NAMES 5
@@ -100,12 +214,24 @@ describe_relation(Oid relid, AttrNumber attnum, GuardAction action, bool views)
 
 	if (attnum > 0)
 	{
-		char	   *attname = get_attname(relid, attnum, true);
+		HeapTuple	att = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid),
+										  Int16GetDatum(attnum));
 
-		if (attname == NULL)
+		if (!HeapTupleIsValid(att))
 			return NULL;
 		target->name = psprintf("%s.%s", target->name,
-								quote_identifier(attname));
+								quote_identifier(NameStr(((Form_pg_attribute) GETSTRUCT(att))->attname)));
+		/*
+		 * A column added in this transaction holds nothing older: its
+		 * catalog row was inserted by this transaction, not updated by it
+		 * (a dependent default removed first updates it, for one).
+		 */
+		target->created_here =
+			TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(att->t_data)) &&
+			(att->t_data->t_infomask & HEAP_UPDATED) == 0;
+		ReleaseSysCache(att);
+		if (target->created_here)
+			return target;
 	}
 
 	rel = RelationIdGetRelation(relid);

@@ -357,10 +357,30 @@ describe_alter_table(AlterTableStmt *stmt)
 		if (attnum <= 0)
 			continue;
 		target = guard_target_relation(relid, attnum, GUARD_ACTION_DROP_COLUMN);
-		if (target != NULL)
+		if (target != NULL && guard_target_check_rows(target, AccessExclusiveLock))
 			targets = lappend(targets, target);
 	}
 	return targets;
+}
+
+/*
+ * Whether each table a statement would drop, empty or drop a column of
+ * holds a row, under the statement's own lock (AccessExclusiveLock, for
+ * all of these), taken here first: no row can come in between.
+ */
+static List *
+check_rows(List *targets)
+{
+	List	   *there = NIL;
+	ListCell   *lc;
+
+	/* What went away while its lock was awaited is PostgreSQL's to report. */
+	foreach(lc, targets)
+	{
+		if (guard_target_check_rows((GuardTarget *) lfirst(lc), AccessExclusiveLock))
+			there = lappend(there, lfirst(lc));
+	}
+	return there;
 }
 
 static List *
@@ -369,9 +389,9 @@ describe_statement(Node *parsetree)
 	switch (nodeTag(parsetree))
 	{
 		case T_DropStmt:
-			return describe_drop((DropStmt *) parsetree);
+			return check_rows(describe_drop((DropStmt *) parsetree));
 		case T_TruncateStmt:
-			return describe_truncate((TruncateStmt *) parsetree);
+			return check_rows(describe_truncate((TruncateStmt *) parsetree));
 		case T_AlterTableStmt:
 			return describe_alter_table((AlterTableStmt *) parsetree);
 		case T_AlterObjectSchemaStmt:
@@ -398,7 +418,7 @@ describe_statement(Node *parsetree)
 						targets = append_targets(targets,
 												 guard_targets_owned_by(roleid));
 				}
-				return targets;
+				return check_rows(targets);
 			}
 		case T_DropdbStmt:
 			{
