@@ -143,7 +143,7 @@ is($node->safe_psql('app_copy',
 	'truncate', 'the label is restored');
 ($ret, $out, $err) = $node->psql('app_copy', 'TRUNCATE stage');
 is($ret, 0, 'and the restored table is exempt: TRUNCATE runs in production');
-($ret, $out, $err) = $node->psql('app_copy', 'DROP TABLE stage');
+($ret, $out, $err) = $node->psql('app_copy', 'INSERT INTO stage VALUES (3); DROP TABLE stage');
 like($err, qr/guard: DROP TABLE of "public\.stage" refused in production/,
 	'for what the label says only');
 

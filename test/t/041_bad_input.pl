@@ -145,7 +145,8 @@ sub defaults
 	my ($timeout) = @_;
 	return join("\n",
 		'guard.audit_development|off', 'guard.audit_queue_size|256', "guard.audit_timeout|$timeout",
-		'guard.database|postgres', 'guard.environment|production', 'guard.max_rows|0');
+		'guard.database|postgres', 'guard.environment|production', 'guard.max_rows|0',
+		'guard.on_refusal|error');
 }
 
 # --- 1. The configuration file at start ---
@@ -459,6 +460,15 @@ CREATE DATABASE "da""ta	base ☃";
 CREATE ROLE "ro""le	☃";
 CREATE TABLE public.owned_by_odd (id int);
 ALTER TABLE public.owned_by_odd OWNER TO "ro""le	☃";
+-- Each holds a row: an empty table loses nothing.
+INSERT INTO "we""ird
+schema ☃"."ta""ble
+with newline" VALUES (1, 'x');
+INSERT INTO public."ééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééé" VALUES (1);
+INSERT INTO public.a_name_of_far_more_than_sixty_three_bytes_which_postgresql_truncates_xxxxxxxxxx VALUES (1);
+INSERT INTO public."With Spaces And ""Quotes""" VALUES (1);
+INSERT INTO public."select" VALUES (1);
+INSERT INTO public.owned_by_odd VALUES (1);
 SQL
 my $odd_table = qq{"we""ird\nschema ☃"."ta""ble\nwith newline"};
 is($node->safe_psql('postgres', q{SELECT octet_length(relname) FROM pg_class WHERE relname LIKE 'éé%'}),
@@ -561,6 +571,7 @@ sub run_bytes
 		DO \$\$BEGIN
 			FOR i IN 1..$n LOOP
 				EXECUTE format('CREATE TABLE many.t%s (id int, m many.mood)', lpad(i::text, 4, '0'));
+				EXECUTE format('INSERT INTO many.t%s VALUES (1, ''ok'')', lpad(i::text, 4, '0'));
 				EXECUTE format('ALTER TABLE many.t%s OWNER TO many_owner', lpad(i::text, 4, '0'));
 			END LOOP;
 		END\$\$;
@@ -570,10 +581,12 @@ sub run_bytes
 				EXECUTE format('CREATE TABLE parted_%s PARTITION OF parted FOR VALUES FROM (%s) TO (%s)', i, i, i + 1);
 			END LOOP;
 		END\$\$;
+		INSERT INTO parted SELECT generate_series(1, $n);
 		CREATE SCHEMA many_long;
 		DO \$\$BEGIN
 			FOR i IN 1..500 LOOP
-				EXECUTE format('CREATE TABLE many_long.%I (id int)', 'n' || lpad(i::text, 4, '0') || '_a_very_long_table_name_of_exactly_sixty_three_bytes_xxxxx');
+				EXECUTE format('CREATE TABLE many_long.%1\$I (id int); INSERT INTO many_long.%1\$I VALUES (1)',
+							   'n' || lpad(i::text, 4, '0') || '_a_very_long_table_name_of_exactly_sixty_three_bytes_xxxxx');
 			END LOOP;
 		END\$\$;});
 	my @sorted = map { sprintf('many.t%04d', $_) } 1 .. $n;

@@ -132,6 +132,7 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM guard.exemptions}), '0',
 	'guard.exemptions can be read');
 is($node->safe_psql('postgres', q{
 	CREATE TABLE dry (id int);
+	INSERT INTO dry VALUES (1);
 	SELECT string_agg(command || ':' || verdict, ',' ORDER BY statement_no)
 	FROM guard.dry_run('DELETE FROM dry; DELETE FROM dry WHERE id = 1')}),
 	'DELETE:refused,DELETE:runs', 'guard.dry_run works');
