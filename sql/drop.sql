@@ -94,6 +94,16 @@ WHERE relname IN ('score', 'round', 'order', 'events', 'events_1', 'events_2',
 	AND relpersistence <> 't'
 ORDER BY relname;
 
+-- A sequence's value is data (the next id of a table whose default a
+-- restore dropped first): dropping one that was used is refused; one never
+-- used holds no value yet.
+CREATE SEQUENCE used_seq;
+SELECT nextval('used_seq');
+DROP SEQUENCE used_seq;
+CREATE SEQUENCE fresh_seq;
+DROP SEQUENCE fresh_seq;
+DROP SEQUENCE IF EXISTS no_such_seq;
+
 -- DROP DATABASE cannot run in a transaction block, so SET LOCAL
 -- guard.override cannot reach it; a permit, for one database, in this
 -- session, allows one.

@@ -81,8 +81,6 @@ CREATE INDEX busy_v ON busy (v);
 DROP INDEX busy_v;
 CREATE VIEW busy_v AS SELECT * FROM busy;
 DROP VIEW busy_v;
-CREATE SEQUENCE s;
-DROP SEQUENCE s;
 CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';
 DROP FUNCTION f();
 CREATE TYPE t AS (a int);
@@ -150,6 +148,9 @@ CREATE TABLE emptied (id int);
 INSERT INTO emptied VALUES (1);
 DELETE FROM emptied WHERE id = 1;
 DROP TABLE emptied;
+-- A sequence never used holds no value yet (and is not even recorded).
+CREATE SEQUENCE fresh_seq;
+DROP SEQUENCE fresh_seq;
 -- A column added in this transaction holds nothing older.
 CREATE TABLE with_rows (id int);
 INSERT INTO with_rows VALUES (1);
@@ -163,5 +164,5 @@ ALTER TABLE with_rows DROP COLUMN extra;
 TRUNCATE with_rows;
 DROP TABLE with_rows;
 SELECT command, objects, verdict, reason FROM guard.audit
-WHERE objects && '{never_t.empty_one,never_t.empty_two,never_t.empty_one.v,never_t.emptied,never_t.with_rows,never_t.with_rows.extra}'
+WHERE objects && '{never_t.empty_one,never_t.empty_two,never_t.empty_one.v,never_t.emptied,never_t.fresh_seq,never_t.with_rows,never_t.with_rows.extra}'
 ORDER BY id;

@@ -113,6 +113,7 @@ typedef struct GuardTarget
 	bool		created_here;	/* created in the current transaction */
 	GuardOps	exempt;			/* actions its labels (or its schema's) exempt */
 	bool		empty;			/* it held no row, under the statement's lock */
+	char		relkind;		/* for relations: pg_class.relkind */
 	List	   *changes;		/* of GuardChange *, for settings and labels */
 } GuardTarget;
 
@@ -234,6 +235,7 @@ extern GuardTarget *guard_target_relation(Oid relid, AttrNumber attnum,
 										  GuardAction action);
 extern GuardTarget *guard_target_modified(Oid relid, GuardAction action);
 extern GuardTarget *guard_target_database(Oid dbid);
+extern GuardTarget *guard_target_sequence(Oid relid);
 extern List *guard_targets_in_schema(Oid nspid);
 extern List *guard_targets_owned_by(Oid roleid);
 extern List *guard_targets_of_extension(Oid extid);

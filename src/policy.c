@@ -22,6 +22,7 @@
 #include "access/parallel.h"
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/pg_class.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "utils/acl.h"
@@ -464,6 +465,8 @@ guard_decide_in(const GuardAttempt *attempt, GuardEnvironment environment,
 		}
 		else if (target_loses_nothing(target))
 			continue;
+		else if (target->empty && target->relkind == RELKIND_SEQUENCE)
+			continue;			/* never used: no value, not even a record */
 		else if (target->empty && target->action != GUARD_ACTION_CHANGE_TYPE)
 		{
 			/* Decide on data: a table that holds no row has none to lose. */

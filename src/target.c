@@ -78,6 +78,19 @@ relation_holds_no_row(Oid relid, Snapshot snapshot, LOCKMODE lockmode)
 			}
 		}
 	}
+	else if (rel->rd_rel->relkind == RELKIND_SEQUENCE)
+	{
+		/* A sequence never called holds no value of its own yet. */
+		TupleTableSlot *slot = table_slot_create(rel, NULL);
+		TableScanDesc scan = table_beginscan(rel, snapshot, 0, NULL);
+		bool		isnull;
+
+		empty = true;
+		if (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+			empty = !DatumGetBool(slot_getattr(slot, 3, &isnull));
+		table_endscan(scan);
+		ExecDropSingleTupleTableSlot(slot);
+	}
 	else if (RELKIND_HAS_STORAGE(rel->rd_rel->relkind))
 	{
 		if (RelationGetNumberOfBlocks(rel) == 0)
@@ -160,7 +173,7 @@ guard_relation_visibly_empty(Oid relid)
 #define GUARD_MESSAGE_NAMES 5
 
 static GuardTarget *
-describe_relation(Oid relid, AttrNumber attnum, GuardAction action, bool views)
+describe_relation(Oid relid, AttrNumber attnum, GuardAction action, char also)
 {
 	HeapTuple	tuple;
 	Form_pg_class form;
@@ -179,7 +192,7 @@ describe_relation(Oid relid, AttrNumber attnum, GuardAction action, bool views)
 		form->relkind != RELKIND_PARTITIONED_TABLE &&
 		form->relkind != RELKIND_MATVIEW &&
 		form->relkind != RELKIND_FOREIGN_TABLE &&
-		!(views && form->relkind == RELKIND_VIEW))
+		!(also != '\0' && form->relkind == also))
 	{
 		ReleaseSysCache(tuple);
 		return NULL;
@@ -190,6 +203,7 @@ describe_relation(Oid relid, AttrNumber attnum, GuardAction action, bool views)
 	target->action = (attnum > 0 && action == GUARD_ACTION_DROP) ?
 		GUARD_ACTION_DROP_COLUMN : action;
 	target->objid = relid;
+	target->relkind = form->relkind;
 	target->attnum = attnum > 0 ? attnum : 0;
 	target->temporary = (form->relpersistence == RELPERSISTENCE_TEMP);
 
@@ -255,7 +269,7 @@ describe_relation(Oid relid, AttrNumber attnum, GuardAction action, bool views)
 GuardTarget *
 guard_target_relation(Oid relid, AttrNumber attnum, GuardAction action)
 {
-	return describe_relation(relid, attnum, action, false);
+	return describe_relation(relid, attnum, action, '\0');
 }
 
 /*
@@ -266,7 +280,18 @@ guard_target_relation(Oid relid, AttrNumber attnum, GuardAction action)
 GuardTarget *
 guard_target_modified(Oid relid, GuardAction action)
 {
-	return describe_relation(relid, 0, action, true);
+	return describe_relation(relid, 0, action, RELKIND_VIEW);
+}
+
+/*
+ * Describe a sequence that DROP SEQUENCE names: its value is data too, the
+ * next id of a table whose default was dropped first (as pg_restore
+ * --clean does).  Sequences that go with their table are the table's.
+ */
+GuardTarget *
+guard_target_sequence(Oid relid)
+{
+	return describe_relation(relid, 0, GUARD_ACTION_DROP, RELKIND_SEQUENCE);
 }
 
 /* Describe a database; NULL if it does not exist. */

@@ -217,7 +217,8 @@ describe_drop(DropStmt *stmt)
 
 	if (stmt->removeType != OBJECT_TABLE &&
 		stmt->removeType != OBJECT_MATVIEW &&
-		stmt->removeType != OBJECT_FOREIGN_TABLE)
+		stmt->removeType != OBJECT_FOREIGN_TABLE &&
+		stmt->removeType != OBJECT_SEQUENCE)
 		return NIL;
 
 	foreach(lc, stmt->objects)
@@ -240,6 +241,15 @@ describe_drop(DropStmt *stmt)
 			case OBJECT_MATVIEW:
 				matches = (relkind == RELKIND_MATVIEW);
 				break;
+			case OBJECT_SEQUENCE:
+				if (relkind == RELKIND_SEQUENCE)
+				{
+					GuardTarget *target = guard_target_sequence(relid);
+
+					if (target != NULL && !guard_target_member(target, targets))
+						targets = lappend(targets, target);
+				}
+				continue;
 			default:
 				matches = (relkind == RELKIND_FOREIGN_TABLE);
 				break;

@@ -100,8 +100,39 @@ is($node->safe_psql('postgres', 'SELECT 1'), '1', 'new sessions connect as usual
 
 # Every refusal is recorded.
 is($node->safe_psql('postgres', q{
-	SELECT count(*) FROM guard.audit WHERE command = 'DROP TABLE' AND verdict = 'blocked'}),
+	SELECT count(*) FROM guard.audit WHERE command = 'DROP TABLE' AND verdict = 'blocked'
+		AND database = 'postgres'}),
 	'4', 'each refusal is in the audit table');
+
+# A misdirected pg_restore --clean of an older dump, without
+# --single-transaction: it stops at its first refused DROP TABLE, before it
+# appends a row or rewinds a sequence.
+$node->safe_psql('postgres', 'CREATE DATABASE shop');
+$node->safe_psql('shop', q{
+	CREATE TABLE customer (id serial PRIMARY KEY, name text);
+	CREATE TABLE purchase (id serial PRIMARY KEY, customer_id int REFERENCES customer, total int);
+	INSERT INTO customer (name) SELECT 'c' || g FROM generate_series(1, 20) g;
+	INSERT INTO purchase (customer_id, total) SELECT 1 + g % 20, g FROM generate_series(1, 100) g;
+});
+my $dump = PostgreSQL::Test::Utils::tempdir() . '/shop.dump';
+command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('shop') ], 'an older dump');
+$node->safe_psql('shop', q{
+	INSERT INTO customer (name) VALUES ('newer');
+	INSERT INTO purchase (customer_id, total) VALUES (1, 1000);
+});
+my $state_sql = q{
+	SELECT (SELECT count(*) || '/' || sum(total) FROM purchase) || ' '
+		|| (SELECT count(*) FROM customer) || ' '
+		|| (SELECT last_value FROM customer_id_seq) || ' '
+		|| (SELECT last_value FROM purchase_id_seq)};
+my $shop_before = $node->safe_psql('shop', $state_sql);
+$ok = IPC::Run::run([ 'pg_restore', '--clean', '-d', $node->connstr('shop'), $dump ],
+	'>', \$stdout, '2>', \$stderr);
+ok(!$ok, 'pg_restore --clean fails');
+like($stderr, qr/guard: DROP (TABLE|SEQUENCE) of "public\.\w+" refused in production/,
+	'pg_restore: its first DROP of data (a used sequence, then tables) is refused');
+is($node->safe_psql('shop', $state_sql), $shop_before,
+	'pg_restore: every table has the same rows and every sequence the same value');
 
 # 'error': the session goes on after a refusal.
 $node->append_conf('postgresql.conf', "guard.on_refusal = 'error'\n");
