@@ -112,6 +112,37 @@ scan_rti(Plan *plan)
 	}
 }
 
+static bool reaches_target(Plan *plan, const Target *target);
+static bool target_filtered(Plan *plan, const Target *target);
+
+/* Whether any of a list of plans reads rows of the target. */
+static bool
+any_reaches_target(List *plans, const Target *target)
+{
+	ListCell   *lc;
+
+	foreach(lc, plans)
+	{
+		if (reaches_target((Plan *) lfirst(lc), target))
+			return true;
+	}
+	return false;
+}
+
+/* Whether any of a list of plans keeps some of the target's rows out. */
+static bool
+any_target_filtered(List *plans, const Target *target)
+{
+	ListCell   *lc;
+
+	foreach(lc, plans)
+	{
+		if (target_filtered((Plan *) lfirst(lc), target))
+			return true;
+	}
+	return false;
+}
+
 /* Whether a plan tree reads rows of the target (a pushed-down join may). */
 static bool
 reaches_target(Plan *plan, const Target *target)
@@ -131,23 +162,9 @@ reaches_target(Plan *plan, const Target *target)
 		case T_CustomScan:
 			return true;
 		case T_Append:
-			{
-				ListCell   *lc;
-
-				foreach(lc, ((Append *) plan)->appendplans)
-					if (reaches_target((Plan *) lfirst(lc), target))
-						return true;
-				return false;
-			}
+			return any_reaches_target(((Append *) plan)->appendplans, target);
 		case T_MergeAppend:
-			{
-				ListCell   *lc;
-
-				foreach(lc, ((MergeAppend *) plan)->mergeplans)
-					if (reaches_target((Plan *) lfirst(lc), target))
-						return true;
-				return false;
-			}
+			return any_reaches_target(((MergeAppend *) plan)->mergeplans, target);
 		case T_SubqueryScan:
 			return reaches_target(((SubqueryScan *) plan)->subplan, target);
 		default:
@@ -265,16 +282,8 @@ target_filtered(Plan *plan, const Target *target)
 				return true;
 			break;
 		case T_CustomScan:
-			{
-				ListCell   *lc;
-
-				if (((CustomScan *) plan)->custom_exprs != NIL)
-					return true;
-				foreach(lc, ((CustomScan *) plan)->custom_plans)
-					if (target_filtered((Plan *) lfirst(lc), target))
-						return true;
-				return false;
-			}
+			return ((CustomScan *) plan)->custom_exprs != NIL ||
+				any_target_filtered(((CustomScan *) plan)->custom_plans, target);
 		case T_NestLoop:
 		case T_MergeJoin:
 		case T_HashJoin:
@@ -284,27 +293,17 @@ target_filtered(Plan *plan, const Target *target)
 		case T_Append:
 			{
 				Append	   *append = (Append *) plan;
-				ListCell   *lc;
 
 				/* No children means no rows; pruning means a condition. */
-				if (append->appendplans == NIL || guard_plan_prunes(append))
-					return true;
-				foreach(lc, append->appendplans)
-					if (target_filtered((Plan *) lfirst(lc), target))
-						return true;
-				return false;
+				return append->appendplans == NIL || guard_plan_prunes(append) ||
+					any_target_filtered(append->appendplans, target);
 			}
 		case T_MergeAppend:
 			{
 				MergeAppend *append = (MergeAppend *) plan;
-				ListCell   *lc;
 
-				if (append->mergeplans == NIL || guard_plan_prunes(append))
-					return true;
-				foreach(lc, append->mergeplans)
-					if (target_filtered((Plan *) lfirst(lc), target))
-						return true;
-				return false;
+				return append->mergeplans == NIL || guard_plan_prunes(append) ||
+					any_target_filtered(append->mergeplans, target);
 			}
 		case T_SubqueryScan:
 			return target_filtered(((SubqueryScan *) plan)->subplan, target);
