@@ -11,7 +11,9 @@
 
 #include "postgres.h"
 
+#include "access/tableam.h"
 #include "executor/instrument.h"
+#include "parser/analyze.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "tcop/utility.h"
@@ -109,6 +111,20 @@ typedef Instrumentation GuardNodeInstrumentation;
 #else
 #define guard_plan_query(query, text, options, params) \
 	pg_plan_query((query), (text), (options), (params))
+#endif
+
+/* table_beginscan() takes the caller's scan flags since 19. */
+#if PG_VERSION_NUM >= 190000
+#define guard_table_beginscan(rel, snapshot) table_beginscan((rel), (snapshot), 0, NULL, SO_NONE)
+#else
+#define guard_table_beginscan(rel, snapshot) table_beginscan((rel), (snapshot), 0, NULL)
+#endif
+
+/* The post-parse-analysis hook's jumble state is const since 19. */
+#if PG_VERSION_NUM >= 190000
+typedef const JumbleState GuardJumbleState;
+#else
+typedef JumbleState GuardJumbleState;
 #endif
 
 #endif							/* GUARD_COMPAT_H */

@@ -276,6 +276,7 @@ extern char *guard_refusal_message(const GuardAttempt *attempt,
 								   const GuardDecision *decision);
 extern void guard_enforce(const GuardAttempt *attempt);
 extern void guard_refuse_early(const GuardAttempt *attempt, GuardDecision *decision);
+extern void guard_end_session(void);
 extern const char *guard_verdict_name(GuardVerdict verdict);
 extern void guard_permit_drop_database(Oid dbid, const char *reason);
 

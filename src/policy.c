@@ -617,6 +617,17 @@ guard_refuse_early(const GuardAttempt *attempt, GuardDecision *decision)
 		guard_act(attempt, decision);
 }
 
+/* End a session that a refusal marked (see session.c), in guard's words. */
+void
+guard_end_session(void)
+{
+	ereport(FATAL,
+			(errcode(ERRCODE_ADMIN_SHUTDOWN),
+			 errmsg("guard: this session ends after its refused statement"),
+			 errdetail("\"guard.on_refusal\" is \"disconnect\": a session runs nothing more after a statement refused in production, so that a script or a restore that ignores errors stops at its first refusal."),
+			 errhint("Check which server the client is connected to. To keep sessions open after a refusal, set \"guard.on_refusal\" to \"error\" in the server configuration.")));
+}
+
 void
 guard_enforce(const GuardAttempt *attempt)
 {

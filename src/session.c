@@ -24,6 +24,7 @@
 #include "nodes/parsenodes.h"
 #include "parser/analyze.h"
 
+#include "compat.h"
 #include "guard.h"
 
 /* Saved hook values, to chain to. */
@@ -61,15 +62,11 @@ guard_session_check(Node *stmt)
 {
 	if (likely(!session_refused) || is_rollback(stmt))
 		return;
-	ereport(FATAL,
-			(errcode(ERRCODE_ADMIN_SHUTDOWN),
-			 errmsg("guard: this session ends after its refused statement"),
-			 errdetail("\"guard.on_refusal\" is \"disconnect\": a session runs nothing more after a statement refused in production, so that a script or a restore that ignores errors stops at its first refusal."),
-			 errhint("Check which server the client is connected to. To keep sessions open after a refusal, set \"guard.on_refusal\" to \"error\" in the server configuration.")));
+	guard_end_session();
 }
 
 static void
-guard_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
+guard_post_parse_analyze(ParseState *pstate, Query *query, GuardJumbleState *jstate)
 {
 	if (prev_post_parse_analyze_hook)
 		prev_post_parse_analyze_hook(pstate, query, jstate);

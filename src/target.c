@@ -82,7 +82,7 @@ relation_holds_no_row(Oid relid, Snapshot snapshot, LOCKMODE lockmode)
 	{
 		/* A sequence never called holds no value of its own yet. */
 		TupleTableSlot *slot = table_slot_create(rel, NULL);
-		TableScanDesc scan = table_beginscan(rel, snapshot, 0, NULL);
+		TableScanDesc scan = guard_table_beginscan(rel, snapshot);
 		bool		isnull;
 
 		empty = true;
@@ -98,7 +98,7 @@ relation_holds_no_row(Oid relid, Snapshot snapshot, LOCKMODE lockmode)
 		else
 		{
 			TupleTableSlot *slot = table_slot_create(rel, NULL);
-			TableScanDesc scan = table_beginscan(rel, snapshot, 0, NULL);
+			TableScanDesc scan = guard_table_beginscan(rel, snapshot);
 
 			empty = !table_scan_getnextslot(scan, ForwardScanDirection, slot);
 			table_endscan(scan);
