@@ -21,7 +21,10 @@ BUILD_PACKAGES=(gcc make postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR
 	postgresql-client-$PG_MAJOR libkrb5-dev libssl-dev)
 # JSON::XS: JSON::PP 4.16 (Debian 13 and later) takes minutes to decode the
 # megabyte-long audit records of the bad-input test.
-TEST_PACKAGES=("${BUILD_PACKAGES[@]}" libipc-run-perl libjson-xs-perl python3-psycopg2)
+# The clients of 008_clients.pl: peewee, Django and SQLAlchemy on psycopg2,
+# ActiveRecord on ruby-pg.
+TEST_PACKAGES=("${BUILD_PACKAGES[@]}" libipc-run-perl libjson-xs-perl python3-psycopg2
+	python3-peewee python3-django python3-sqlalchemy ruby-activerecord ruby-pg)
 DEMO_PACKAGES=("${BUILD_PACKAGES[@]}" python3-peewee python3-psycopg2)
 
 say() { printf '\n== %s\n' "$*"; }
