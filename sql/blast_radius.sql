@@ -67,3 +67,18 @@ BEGIN;
 SET LOCAL guard.override = 'clean up';
 ALTER ROLE regress_limited RESET guard.max_rows;
 COMMIT;
+
+-- A DELETE in WITH that the main query does not read to its end still
+-- deletes every row it matches: counted once the statement has finished.
+ALTER ROLE CURRENT_USER SET guard.max_rows = 3;
+\c
+CREATE TABLE blast_cte (id int);
+INSERT INTO blast_cte SELECT generate_series(1, 10);
+WITH d AS (DELETE FROM blast_cte WHERE id > 0 RETURNING *) SELECT 1;
+WITH d AS (DELETE FROM blast_cte WHERE id > 0 RETURNING *) SELECT * FROM d LIMIT 1;
+SELECT count(*) FROM blast_cte;
+BEGIN;
+SET LOCAL guard.override = 'test: reset the limit';
+ALTER ROLE CURRENT_USER RESET guard.max_rows;
+DROP TABLE blast_cte;
+COMMIT;

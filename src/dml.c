@@ -529,8 +529,8 @@ guard_ExecutorStart(QueryDesc *queryDesc, int eflags)
 
 /*
  * guard.max_rows: a DELETE or UPDATE whose condition matched more rows
- * than the limit.  The executor has counted them by the time it finishes;
- * the refusal, before AFTER triggers fire, rolls them all back.
+ * than the limit.  The executor has counted them once it has finished;
+ * the refusal rolls them all back, with what AFTER triggers did.
  *
  * The statement that sets the command tag counts its rows in es_processed
  * at no cost.  A rule's action and a DELETE or UPDATE inside WITH do not;
@@ -612,6 +612,17 @@ guard_ExecutorFinish(QueryDesc *queryDesc)
 	PlannedStmt *pstmt = queryDesc->plannedstmt;
 	EState	   *estate = queryDesc->estate;
 
+	/*
+	 * Count once PostgreSQL has finished the statement's work, a WITH
+	 * clause that the main query did not read to its end included.  AFTER
+	 * triggers have fired by then; the refusal rolls them back with the
+	 * rows.
+	 */
+	if (prev_ExecutorFinish)
+		prev_ExecutorFinish(queryDesc);
+	else
+		standard_ExecutorFinish(queryDesc);
+
 	if (guard_row_limit_set() && estate != NULL && may_change_rows(pstmt) &&
 		guard_policy_active())
 	{
@@ -638,11 +649,6 @@ guard_ExecutorFinish(QueryDesc *queryDesc)
 				check_counted(queryDesc, (PlanState *) lfirst(lc));
 		}
 	}
-
-	if (prev_ExecutorFinish)
-		prev_ExecutorFinish(queryDesc);
-	else
-		standard_ExecutorFinish(queryDesc);
 }
 
 void
