@@ -82,3 +82,18 @@ SET LOCAL guard.override = 'test: reset the limit';
 ALTER ROLE CURRENT_USER RESET guard.max_rows;
 DROP TABLE blast_cte;
 COMMIT;
+
+-- Large objects: lo_unlink() of many in one statement is counted against
+-- guard.max_rows, each object as a row; one at a time is routine.
+ALTER ROLE CURRENT_USER SET guard.max_rows = 3;
+\c
+SELECT count(lo_create(0)) FROM generate_series(1, 5);
+SELECT lo_unlink(oid) FROM pg_largeobject_metadata ORDER BY oid;
+SELECT count(*) FROM pg_largeobject_metadata;
+SELECT lo_unlink((SELECT min(oid) FROM pg_largeobject_metadata));
+SELECT count(*) FROM pg_largeobject_metadata;
+BEGIN;
+SET LOCAL guard.override = 'test: reset the limit';
+ALTER ROLE CURRENT_USER RESET guard.max_rows;
+SELECT count(lo_unlink(oid)) FROM pg_largeobject_metadata;
+COMMIT;

@@ -18,10 +18,12 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/dependency.h"
 #include "catalog/objectaccess.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_database.h"
+#include "catalog/pg_largeobject.h"
 #include "tcop/tcopprot.h"
 
 #include "guard.h"
@@ -45,6 +47,40 @@ command_for(ObjectAccessType access, const GuardTarget *target)
 	}
 }
 
+/*
+ * Large objects unlinked by the current statement: lo_unlink() of many (a
+ * SELECT over pg_largeobject_metadata) is counted against guard.max_rows,
+ * each object as a row.  One is routine: applications replace their files.
+ */
+static void
+count_large_object(void)
+{
+	static TimestampTz statement = 0;
+	static uint64 unlinked = 0;
+	GuardAttempt attempt;
+	GuardTarget *target;
+
+	if (!guard_row_limit_set() || !guard_policy_active())
+		return;
+	if (statement != GetCurrentStatementStartTimestamp())
+	{
+		statement = GetCurrentStatementStartTimestamp();
+		unlinked = 0;
+	}
+	if (!guard_rows_over_limit(++unlinked))
+		return;
+
+	target = guard_target_relation(LargeObjectRelationId, 0, GUARD_ACTION_DELETE);
+	if (target == NULL)
+		return;
+	memset(&attempt, 0, sizeof(attempt));
+	attempt.command = "lo_unlink";
+	attempt.statement = debug_query_string;
+	attempt.targets = list_make1(target);
+	attempt.rows = unlinked;
+	guard_enforce(&attempt);
+}
+
 static void
 guard_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 					int subId, void *arg)
@@ -53,6 +89,12 @@ guard_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 
 	if (prev_object_access_hook)
 		prev_object_access_hook(access, classId, objectId, subId, arg);
+
+	if (access == OAT_DROP && classId == LargeObjectRelationId)
+	{
+		count_large_object();
+		return;
+	}
 
 	if (access == OAT_DROP)
 	{
