@@ -300,6 +300,7 @@ extern int	guard_queue_take(int *slots, int max);
 extern void guard_queue_row(int slot, GuardRow *row, int *encoding);
 extern void guard_queue_finish(int slot, int64 id, const char *failure);
 extern void guard_writer_publish(GuardWriterState state, Oid audit_relid);
+extern void guard_writer_looked(void);
 extern const char *guard_writer_state_name(GuardWriterState state);
 extern void guard_queue_status(GuardQueueStatus *status);
 

@@ -69,6 +69,8 @@ typedef struct GuardQueue
 	int			queued_tail;
 	int			pending;		/* slots taken and not yet finished */
 	ConditionVariable slot_freed;
+	ConditionVariable writer_looked;	/* the writer looked for guard.audit */
+	pg_atomic_uint64 looks;		/* how many times it has looked */
 	GuardWriterState writer_state;
 	pid_t		writer_pid;
 	Latch	   *writer_latch;
@@ -156,6 +158,8 @@ guard_shmem_startup(void)
 			queue->slots[i].next = (i + 1 < queue->nslots) ? i + 1 : -1;
 		queue->free_head = 0;
 		ConditionVariableInit(&queue->slot_freed);
+		ConditionVariableInit(&queue->writer_looked);
+		pg_atomic_init_u64(&queue->looks, 0);
 		pg_atomic_init_u64(&queue->queued, 0);
 		pg_atomic_init_u64(&queue->written, 0);
 		pg_atomic_init_u64(&queue->fallback, 0);
@@ -223,6 +227,47 @@ audit_table_locked_here(Oid dbid, Oid relid)
 	return false;
 }
 
+/* For the writer: it has just looked for guard.audit. */
+void
+guard_writer_looked(void)
+{
+	pg_atomic_fetch_add_u64(&queue->looks, 1);
+	ConditionVariableBroadcast(&queue->writer_looked);
+}
+
+/*
+ * A writer without a table, or still starting, may not have looked since
+ * the table was made (CREATE EXTENSION a moment ago): wake it and wait,
+ * within the deadline, for its next look.  Returns false if it did not
+ * look in time.
+ */
+static bool
+await_writer_look(Latch *writer_latch, TimestampTz deadline)
+{
+	uint64		before = pg_atomic_read_u64(&queue->looks);
+	bool		looked = false;
+
+	if (writer_latch != NULL)
+		SetLatch(writer_latch);
+	for (;;)
+	{
+		long		remaining;
+
+		if (pg_atomic_read_u64(&queue->looks) > before)
+		{
+			looked = true;
+			break;
+		}
+		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+		if (remaining <= 0 || ProcDiePending)
+			break;
+		ConditionVariableTimedSleep(&queue->writer_looked, remaining,
+									commit_wait_event());
+	}
+	ConditionVariableCancelSleep();
+	return looked;
+}
+
 /*
  * Take a free slot as FILLING, waiting until the deadline for one if all
  * are taken.  Returns -1, with *failure set, when there is none or the
@@ -232,6 +277,8 @@ static int
 take_free_slot(TimestampTz deadline, char *failure, size_t failure_size)
 {
 	GuardWriterState state;
+	Latch	   *writer_latch;
+	bool		asked = false;
 	int			slot = -1;
 
 	for (;;)
@@ -240,6 +287,7 @@ take_free_slot(TimestampTz deadline, char *failure, size_t failure_size)
 
 		LWLockAcquire(queue->lock, LW_EXCLUSIVE);
 		state = queue->writer_state;
+		writer_latch = queue->writer_latch;
 		if (state == GUARD_WRITER_READY && queue->free_head >= 0)
 		{
 			slot = queue->free_head;
@@ -255,6 +303,12 @@ take_free_slot(TimestampTz deadline, char *failure, size_t failure_size)
 
 		if (slot >= 0)
 			break;
+		if ((state == GUARD_WRITER_NO_TABLE || state == GUARD_WRITER_STARTING) && !asked)
+		{
+			asked = true;
+			if (await_writer_look(writer_latch, deadline))
+				continue;
+		}
 		if (state == GUARD_WRITER_NO_TABLE)
 		{
 			guard_audit_table_missing(failure, failure_size);

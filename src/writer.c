@@ -519,6 +519,7 @@ guard_writer_main(Datum main_arg)
 				audit_relid = relid;
 				guard_writer_publish(state, relid);
 			}
+			guard_writer_looked();
 		}
 
 		n = guard_queue_take(batch, GUARD_BATCH_MAX);
