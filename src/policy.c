@@ -549,6 +549,13 @@ guard_act(const GuardAttempt *attempt, const GuardDecision *decision)
 	if (decision->verdict == GUARD_VERDICT_NONE)
 		return;
 
+	/*
+	 * A cancel or statement_timeout that arrives while the record is being
+	 * written ends the wait for it (see queue.c), and is then answered by
+	 * the refusal itself: the client gets guard's words, and the session
+	 * its end, not a cancel that would skip them.
+	 */
+	HOLD_INTERRUPTS();
 	if (decision->record)
 		guard_audit_record(attempt, decision);
 
@@ -602,6 +609,7 @@ guard_act(const GuardAttempt *attempt, const GuardDecision *decision)
 				 errdetail("The server is marked as staging by \"guard.environment\". %s",
 						   decision->detail) :
 				 errdetail("The server is marked as staging by \"guard.environment\".")));
+	RESUME_INTERRUPTS();
 }
 
 /*

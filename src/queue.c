@@ -194,6 +194,18 @@ free_slot(int slot)
 	queue->free_head = slot;
 }
 
+/*
+ * Whether a query cancel, statement_timeout or a termination asks the
+ * backend to stop waiting.  Interrupts are held while a record is being
+ * queued, so that none can throw the record away in neither place: the
+ * waits check for them here, give up, and the record goes to the log.
+ */
+static bool
+wait_interrupted(void)
+{
+	return QueryCancelPending || ProcDiePending;
+}
+
 static uint32
 commit_wait_event(void)
 {
@@ -259,7 +271,7 @@ await_writer_look(Latch *writer_latch, TimestampTz deadline)
 			break;
 		}
 		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
-		if (remaining <= 0 || ProcDiePending)
+		if (remaining <= 0 || wait_interrupted())
 			break;
 		ConditionVariableTimedSleep(&queue->writer_looked, remaining,
 									commit_wait_event());
@@ -322,11 +334,15 @@ take_free_slot(TimestampTz deadline, char *failure, size_t failure_size)
 		}
 		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
 													deadline);
-		if (remaining <= 0 || ProcDiePending)
+		if (remaining <= 0 || wait_interrupted())
 		{
-			snprintf(failure, failure_size,
-					 "the audit queue was full (%d rows) for guard.audit_timeout",
-					 queue->nslots);
+			if (remaining > 0)
+				strlcpy(failure, "the wait for a free slot in the audit queue was cancelled",
+						failure_size);
+			else
+				snprintf(failure, failure_size,
+						 "the audit queue was full (%d rows) for guard.audit_timeout",
+						 queue->nslots);
 			break;
 		}
 		ConditionVariableTimedSleep(&queue->slot_freed, remaining,
@@ -336,12 +352,27 @@ take_free_slot(TimestampTz deadline, char *failure, size_t failure_size)
 	return slot;
 }
 
+static bool queue_put(const GuardRow *row, int64 *id, char *failure,
+					  size_t failure_size);
+
 /*
  * Queue a row and wait for the writer to commit it.  Returns true with
  * *id set once it is committed; false with *failure set otherwise.
+ * Interrupts are held meanwhile (see wait_interrupted).
  */
 bool
 guard_queue_put(const GuardRow *row, int64 *id, char *failure, size_t failure_size)
+{
+	bool		committed;
+
+	HOLD_INTERRUPTS();
+	committed = queue_put(row, id, failure, failure_size);
+	RESUME_INTERRUPTS();
+	return committed;
+}
+
+static bool
+queue_put(const GuardRow *row, int64 *id, char *failure, size_t failure_size)
 {
 	TimestampTz deadline;
 	Latch	   *writer_latch;
@@ -412,14 +443,18 @@ guard_queue_put(const GuardRow *row, int64 *id, char *failure, size_t failure_si
 
 		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
 													deadline);
-		if (remaining <= 0 || ProcDiePending)
+		if (remaining <= 0 || wait_interrupted())
 		{
 			/* Give the slot up; the writer frees it when it is done. */
 			s->waiter = NULL;
 			LWLockRelease(queue->lock);
-			snprintf(failure, failure_size,
-					 "the audit row was not committed within %d ms",
-					 guard_audit_timeout);
+			if (remaining > 0)
+				strlcpy(failure, "the wait for the audit row was cancelled; the writer may still commit it",
+						failure_size);
+			else
+				snprintf(failure, failure_size,
+						 "the audit row was not committed within %d ms",
+						 guard_audit_timeout);
 			return false;
 		}
 		LWLockRelease(queue->lock);
