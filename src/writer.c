@@ -93,7 +93,15 @@ guard_writer_register(void)
 	RegisterBackgroundWorker(&worker);
 }
 
-/* Settings of the writer's own session, applied at start and on reload. */
+/*
+ * Settings of the writer's own session, applied at start and on reload.
+ * The writer connects to the audit database like any session and would
+ * inherit what ALTER DATABASE/ROLE stored there; what it needs is pinned:
+ * transactions that can write, no timeout but its own lock_timeout, and a
+ * commit that is flushed here but does not wait for a synchronous standby
+ * that may be missing (a refusal waits for the row; the row replicates
+ * all the same).
+ */
 static void
 configure_session(void)
 {
@@ -103,6 +111,12 @@ configure_session(void)
 	snprintf(timeout, sizeof(timeout), "%d", guard_audit_timeout);
 	SetConfigOption("lock_timeout", timeout, PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("search_path", "pg_catalog", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("statement_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("idle_in_transaction_session_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("session_replication_role", "origin", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("synchronous_commit", "local", PGC_SUSET, PGC_S_OVERRIDE);
 }
 
 /*
