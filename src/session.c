@@ -10,19 +10,33 @@
  * tables.  So when the policy refuses a statement of a client session, it
  * marks the session here.  The refusal's ERROR reaches the client as
  * usual, with its ReadyForQuery, so that its driver raises its ordinary
- * permission error with guard's words; the next statement the session
- * tries, whatever it is and however it arrives (parsed, a prepared
- * statement executed again, a utility statement, the next statement of a
- * function that caught the error), ends the session with a FATAL instead.
- * ROLLBACK alone still runs, so that a driver can clean up after the
- * error it just raised.
+ * permission error with guard's words.  Then:
+ *
+ * - As soon as the session is out of any transaction, the FATAL that ends
+ *   it follows that ReadyForQuery in the same write.  A pooler that hands
+ *   server sessions from client to client (pgbouncer's transaction mode)
+ *   sees the session close as it gets it back, before it can give it to
+ *   another client; in session mode it closes the client with it.
+ * - Inside a transaction block, ROLLBACK (and ROLLBACK TO) still runs, so
+ *   that a driver can clean up after the error it just raised, and the
+ *   session ends with the ROLLBACK's ReadyForQuery.  Any other statement,
+ *   however it arrives (parsed, a prepared statement executed again, a
+ *   utility statement, the next statement of a function that caught the
+ *   error), ends the session with the FATAL instead of running.
+ *
+ * The first is done by wrapping the frontend protocol's putmessage, from the
+ * refusal on: ReadyForQuery is the one message after which the backend
+ * waits for its client, and its status byte says whether a transaction is
+ * still open.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "libpq/libpq.h"
 #include "nodes/parsenodes.h"
 #include "parser/analyze.h"
+#include "tcop/tcopprot.h"
 
 #include "compat.h"
 #include "guard.h"
@@ -33,10 +47,41 @@ static post_parse_analyze_hook_type prev_post_parse_analyze_hook = NULL;
 /* Set when a statement of this session was refused and the session ends. */
 static bool session_refused = false;
 
+/* The protocol's methods before ours, and ours: a copy with one change. */
+static const PQcommMethods *prev_comm_methods = NULL;
+static PQcommMethods ending_comm_methods;
+
+/*
+ * putmessage, once a statement was refused: after a ReadyForQuery that
+ * reports no open transaction ('I'), end the session.  The FATAL's own
+ * message is flushed together with the ReadyForQuery still in the buffer.
+ */
+static int
+ending_putmessage(char msgtype, const char *s, size_t len)
+{
+	int			result;
+
+	result = prev_comm_methods->putmessage(msgtype, s, len);
+	if (msgtype == 'Z' && len == 1 && s[0] == 'I' && result == 0)
+	{
+		PqCommMethods = prev_comm_methods;
+		guard_end_session();
+	}
+	return result;
+}
+
 void
 guard_session_refused(void)
 {
 	session_refused = true;
+
+	/* Only a session talking to its client directly (not a parallel worker). */
+	if (whereToSendOutput != DestRemote || PqCommMethods == &ending_comm_methods)
+		return;
+	prev_comm_methods = PqCommMethods;
+	ending_comm_methods = *prev_comm_methods;
+	ending_comm_methods.putmessage = ending_putmessage;
+	PqCommMethods = &ending_comm_methods;
 }
 
 /* ROLLBACK (and ROLLBACK TO SAVEPOINT) undo; they may still run. */

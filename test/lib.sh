@@ -24,7 +24,7 @@ BUILD_PACKAGES=(gcc make postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR
 # The clients of 008_clients.pl: peewee, Django and SQLAlchemy on psycopg2,
 # ActiveRecord on ruby-pg.
 TEST_PACKAGES=("${BUILD_PACKAGES[@]}" libipc-run-perl libjson-xs-perl python3-psycopg2
-	python3-peewee python3-django python3-sqlalchemy ruby-activerecord ruby-pg)
+	python3-peewee python3-django python3-sqlalchemy ruby-activerecord ruby-pg pgbouncer)
 DEMO_PACKAGES=("${BUILD_PACKAGES[@]}" python3-peewee python3-psycopg2)
 
 say() { printf '\n== %s\n' "$*"; }
