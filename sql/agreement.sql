@@ -2,7 +2,11 @@
 -- The dry run and the hooks agree.  Every statement of a corpus goes
 -- through guard.dry_run and then runs for real in production, in a
 -- subtransaction that is always rolled back; the verdict and the objects
--- must be the same.  A statement the dry run finds "allowed" runs.
+-- must be the same.  A statement the dry run finds "allowed" runs.  A
+-- statement that runs code the dry run does not follow (a DO block, a
+-- procedure, a user's function, a trigger) is "cannot tell", whatever
+-- production then does with the statements of that code: the column
+-- "production" shows what it did.
 --
 \set SHOW_CONTEXT never
 
@@ -20,6 +24,16 @@ INSERT INTO part VALUES (1, 'a');
 CREATE VIEW t_view AS SELECT * FROM t;
 CREATE TABLE ruled (id int);
 CREATE RULE ruled_empties_t AS ON INSERT TO ruled DO ALSO DELETE FROM t;
+CREATE FUNCTION empty_t() RETURNS int LANGUAGE sql
+	AS 'DELETE FROM agree_t.t RETURNING 1';
+CREATE FUNCTION harmless() RETURNS int LANGUAGE sql AS 'SELECT 1';
+CREATE PROCEDURE clear_t() LANGUAGE sql AS 'DELETE FROM agree_t.t';
+CREATE TABLE trig (id int);
+INSERT INTO trig VALUES (1);
+CREATE FUNCTION trig_empties_t() RETURNS trigger LANGUAGE plpgsql
+	AS $$BEGIN DELETE FROM agree_t.t; RETURN NULL; END$$;
+CREATE TRIGGER trig_empties_t AFTER INSERT ON trig
+	FOR EACH ROW EXECUTE FUNCTION trig_empties_t();
 CREATE ROLE regress_agree_role;
 
 -- What production does with a statement: its verdict, and the objects of
@@ -55,6 +69,7 @@ CREATE FUNCTION agree_dry(stmt text, OUT verdict text, OUT objects text[])
 LANGUAGE sql AS $$
 	SELECT CASE WHEN bool_or(d.verdict = 'refused') THEN 'refused'
 				WHEN bool_or(d.verdict = 'error') THEN 'error'
+				WHEN bool_or(d.verdict = 'cannot tell') THEN 'cannot tell'
 				ELSE 'runs' END,
 		coalesce((SELECT array_agg(DISTINCT o ORDER BY o)
 				  FROM guard.dry_run(stmt) r, unnest(r.objects) o
@@ -106,6 +121,15 @@ INSERT INTO corpus (stmt) VALUES
 	('SELECT count(*) FROM t'),
 	('INSERT INTO t VALUES (100, 100, ''new'')'),
 	('CREATE INDEX ON t (x)'),
+	-- Code the dry run does not follow.
+	('DO $$BEGIN DELETE FROM t; END$$'),
+	('DO $$BEGIN PERFORM 1; END$$'),
+	('CALL clear_t()'),
+	('SELECT empty_t()'),
+	('SELECT harmless()'),
+	('INSERT INTO trig VALUES (2)'),
+	('DELETE FROM trig'),
+	('EXPLAIN ANALYZE INSERT INTO trig VALUES (2)'),
 	-- Settings, at every level.
 	('ALTER SYSTEM SET guard.environment = ''development'''),
 	('ALTER SYSTEM SET guard.environment = ''production'''),
@@ -117,13 +141,22 @@ INSERT INTO corpus (stmt) VALUES
 	('ALTER ROLE regress_agree_role RESET ALL'),
 	('ALTER SYSTEM SET guard.max_rows = 10');
 
-SELECT c.n, c.stmt, d.verdict,
-	d.verdict = r.verdict AND d.objects = r.objects AS agrees,
-	CASE WHEN d.verdict <> r.verdict OR d.objects <> r.objects
+SELECT c.n, c.stmt, d.verdict, r.verdict AS production,
+	d.verdict = 'cannot tell' OR (d.verdict = r.verdict AND d.objects = r.objects) AS agrees,
+	CASE WHEN d.verdict <> 'cannot tell' AND (d.verdict <> r.verdict OR d.objects <> r.objects)
 		THEN format('dry run: %s %s; production: %s %s',
 					d.verdict, d.objects, r.verdict, r.objects) END AS disagreement
 FROM corpus c, agree_dry(c.stmt) d, agree_real(c.stmt) r
 ORDER BY c.n;
+
+-- What the dry run says of code it does not follow.
+SELECT statement_no, command, verdict, detail FROM guard.dry_run($s$
+	DO $$BEGIN DELETE FROM t; END$$;
+	CALL clear_t();
+	SELECT empty_t();
+	INSERT INTO trig VALUES (2);
+	CREATE EXTENSION IF NOT EXISTS guard;
+$s$);
 
 -- Nothing was changed by the corpus.
 SELECT count(*), sum(x) FROM t;

@@ -9,19 +9,29 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_trigger.h"
+#include "commands/trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "commands/defrem.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
 #include "parser/parser.h"
+#include "parser/parsetree.h"
 #include "rewrite/rewriteHandler.h"
 #include "tcop/tcopprot.h"
 #include "tcop/utility.h"
+#include "utils/relcache.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/evtcache.h"
+#include "utils/lsyscache.h"
+#include "utils/regproc.h"
+#include "utils/rel.h"
 #include "utils/resowner.h"
 #include "utils/tuplestore.h"
 
@@ -165,6 +175,124 @@ explain_runs(ExplainStmt *stmt)
 static List *describe_queries(List *queries, const char *script);
 
 /*
+ * Code the dry run does not follow.  A DO block, a procedure, a function
+ * written by a user, a trigger or an event trigger, an extension's script:
+ * each may run any statement, and production judges each of those as it
+ * runs; the dry run, which runs nothing, cannot know them.  Such a
+ * statement is reported as "cannot tell", with the first piece of code
+ * found, rather than as "runs".  Functions of the system catalogs (below
+ * FirstNormalObjectId) are PostgreSQL's own and are known.
+ */
+static char *unfollowed_code = NULL;
+
+static bool
+is_user_function(Oid funcid, void *context)
+{
+	if (funcid < FirstNormalObjectId)
+		return false;
+	*(Oid *) context = funcid;
+	return true;
+}
+
+static bool
+find_user_code_walker(Node *node, void *context)
+{
+	Oid			funcid = InvalidOid;
+
+	if (node == NULL || unfollowed_code != NULL)
+		return false;
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, find_user_code_walker, context, 0);
+	if (check_functions_in_node(node, is_user_function, &funcid))
+	{
+		unfollowed_code = psprintf("it calls the function %s", format_procedure(funcid));
+		return true;
+	}
+	return expression_tree_walker(node, find_user_code_walker, context);
+}
+
+/* A trigger of the table that a user wrote (not a foreign key's). */
+static void
+find_user_trigger(Oid relid)
+{
+	Relation	rel = RelationIdGetRelation(relid);
+	int			i;
+
+	if (!RelationIsValid(rel))
+		return;
+	for (i = 0; rel->trigdesc != NULL && i < rel->trigdesc->numtriggers; i++)
+	{
+		Trigger    *trigger = &rel->trigdesc->triggers[i];
+
+		if (!trigger->tgisinternal && trigger->tgenabled != TRIGGER_DISABLED)
+		{
+			unfollowed_code = psprintf("table %s has the trigger %s",
+									   quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+																  RelationGetRelationName(rel)),
+									   quote_identifier(trigger->tgname));
+			break;
+		}
+	}
+	RelationClose(rel);
+}
+
+/* The code that one analyzed statement would run, if any. */
+static void
+find_user_code(Query *query)
+{
+	if (unfollowed_code != NULL)
+		return;
+	if (query->commandType == CMD_UTILITY)
+	{
+		Node	   *stmt = query->utilityStmt;
+
+		if (IsA(stmt, DoStmt))
+			unfollowed_code = "it runs a DO block";
+		else if (IsA(stmt, CallStmt))
+			unfollowed_code = psprintf("it calls the procedure %s",
+									   format_procedure(((CallStmt *) stmt)->funcexpr->funcid));
+		else if (IsA(stmt, CreateExtensionStmt) || IsA(stmt, AlterExtensionStmt))
+			unfollowed_code = "it runs an extension's script";
+		else if (IsA(stmt, TruncateStmt))
+		{
+			ListCell   *lc;
+
+			foreach(lc, ((TruncateStmt *) stmt)->relations)
+			{
+				Oid			relid = RangeVarGetRelid((RangeVar *) lfirst(lc), NoLock, true);
+
+				if (OidIsValid(relid))
+					find_user_trigger(relid);
+			}
+		}
+		if (unfollowed_code == NULL && GetCommandLogLevel(stmt) == LOGSTMT_DDL &&
+			(EventCacheLookup(EVT_DDLCommandStart) != NIL ||
+			 EventCacheLookup(EVT_DDLCommandEnd) != NIL ||
+			 EventCacheLookup(EVT_SQLDrop) != NIL ||
+			 EventCacheLookup(EVT_TableRewrite) != NIL))
+			unfollowed_code = "event triggers run on DDL in this database";
+		return;
+	}
+	find_user_code_walker((Node *) query, NULL);
+	if (unfollowed_code == NULL && query->resultRelation > 0)
+		find_user_trigger(rt_fetch(query->resultRelation, query->rtable)->relid);
+	if (unfollowed_code == NULL)
+	{
+		ListCell   *lc;
+
+		/* Triggers of the tables that data-changing WITH queries change. */
+		foreach(lc, query->cteList)
+		{
+			CommonTableExpr *cte = (CommonTableExpr *) lfirst(lc);
+			Query	   *cteq = (Query *) cte->ctequery;
+
+			if (IsA(cteq, Query) && cteq->resultRelation > 0)
+				find_user_trigger(rt_fetch(cteq->resultRelation, cteq->rtable)->relid);
+		}
+	}
+}
+
+/*
  * What one analyzed statement would do, described as the hooks describe
  * it: a utility statement by the utility hook's code, anything else by the
  * executor hook's, on its plan.  A statement that runs another (EXPLAIN
@@ -177,6 +305,7 @@ describe_query(Query *query, const char *script)
 	GuardAttempt *attempt;
 	List	   *found;
 
+	find_user_code(query);
 	if (query->commandType == CMD_UTILITY)
 	{
 		Node	   *stmt = query->utilityStmt;
@@ -231,17 +360,38 @@ static List *
 dry_run_describe(RawStmt *raw, const char *script)
 {
 	List	   *rows = NIL;
+	List	   *attempts;
 	ListCell   *lc;
+	bool		refused = false;
 
-	foreach(lc, describe_queries(pg_analyze_and_rewrite_fixedparams(raw, script,
-																	NULL, 0, NULL),
-								 script))
+	unfollowed_code = NULL;
+	attempts = describe_queries(pg_analyze_and_rewrite_fixedparams(raw, script,
+																   NULL, 0, NULL),
+								script);
+	foreach(lc, attempts)
 	{
 		GuardAttempt *attempt = (GuardAttempt *) lfirst(lc);
 		GuardDecision decision;
+		DryRunRow  *row;
 
 		guard_decide_in(attempt, GUARD_ENV_PRODUCTION, false, &decision);
-		rows = lappend(rows, dry_run_row(attempt, &decision));
+		row = dry_run_row(attempt, &decision);
+		refused |= (decision.verdict == GUARD_VERDICT_BLOCKED);
+		/* What would run is unknown while code it runs is not followed. */
+		if (unfollowed_code != NULL && decision.verdict != GUARD_VERDICT_BLOCKED &&
+			decision.verdict != GUARD_VERDICT_ALLOWED)
+			continue;
+		rows = lappend(rows, row);
+	}
+	if (unfollowed_code != NULL && !refused)
+	{
+		DryRunRow  *row = (DryRunRow *) palloc0(sizeof(DryRunRow));
+
+		row->command = GetCommandTagName(CreateCommandTag(raw->stmt));
+		row->verdict = "cannot tell";
+		row->detail = psprintf("%s, which the dry run does not follow; production judges each statement that code runs",
+							   unfollowed_code);
+		rows = lappend(rows, row);
 	}
 	return rows;
 }
