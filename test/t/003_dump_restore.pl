@@ -104,6 +104,30 @@ is($node->safe_psql('postgres', "SELECT count(*) FROM pg_database WHERE datname 
 	'1', 'the database is still there');
 is($node->safe_psql('app', $missing_sql), '0', 'with all its rows');
 
+# DROP DATABASE is decided once, before dropdb() acts, and the audit row
+# says what was decided: a permit is used up by that decision, whatever
+# dropdb() then meets (sessions to wait for or terminate, a checkpoint), so
+# no later check can refuse a drop whose files are already gone.
+$node->safe_psql('postgres', 'CREATE DATABASE busy');
+my $busy = $node->background_psql('busy');
+$busy->query_safe('SELECT 1');
+my ($ret, $out, $err) = $node->psql('postgres', q{
+	SELECT guard.permit_drop_database('busy', 'OPS-9: retire busy');
+	DROP DATABASE busy;
+	DROP DATABASE busy;}, on_error_stop => 0);
+like($err, qr/database "busy" is being accessed by other users.*guard: DROP DATABASE of "busy" refused in production/s,
+	'a permitted DROP DATABASE that dropdb() then fails uses the permit up');
+($ret, $out, $err) = $node->psql('postgres', q{
+	SELECT guard.permit_drop_database('busy', 'OPS-10: retire busy, ending its sessions');
+	DROP DATABASE busy WITH (FORCE);});
+is($ret, 0, 'a permitted DROP DATABASE WITH (FORCE) ends the sessions and drops it') or diag($err);
+eval { $busy->quit };
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(verdict || ' ' || coalesce(reason, '-'), ', ' ORDER BY id)
+	FROM guard.audit WHERE command = 'DROP DATABASE' AND objects = '{busy}'}),
+	'overridden OPS-9: retire busy, blocked -, overridden OPS-10: retire busy, ending its sessions',
+	'one audit row per DROP DATABASE, with the decision made before it acted');
+
 # Every attempt is in the audit table, with the client program's name.
 is($node->safe_psql('postgres', q{
 	SELECT string_agg(DISTINCT application_name || ': ' || command, ', '
