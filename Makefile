@@ -17,6 +17,7 @@ OBJS = \
 	src/audit.o \
 	src/queue.o \
 	src/session.o \
+	src/subscription.o \
 	src/writer.o \
 	src/functions.o \
 	src/exemption.o \

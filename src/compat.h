@@ -15,6 +15,7 @@
 #include "executor/instrument.h"
 #include "parser/analyze.h"
 #include "storage/proc.h"
+#include "storage/smgr.h"
 #include "tcop/tcopprot.h"
 #include "tcop/utility.h"
 #include "utils/guc.h"
@@ -126,5 +127,45 @@ typedef const JumbleState GuardJumbleState;
 #else
 typedef JumbleState GuardJumbleState;
 #endif
+
+/*
+ * Whether a relation's storage, by tablespace and file number, has a block
+ * of its main fork: the storage a TRUNCATE replaced stays on disk until
+ * its transaction commits.  Storage is named by a RelFileLocator since 16
+ * and opened for a ProcNumber since 17; a new relation's storage was
+ * flagged in the relcache as "new relfilelocator" since 16.
+ */
+#if PG_VERSION_NUM >= 160000
+#define GUARD_NEW_STORAGE_SUBID(rel) ((rel)->rd_firstRelfilelocatorSubid)
+#else
+#define GUARD_NEW_STORAGE_SUBID(rel) ((rel)->rd_firstRelfilenodeSubid)
+#endif
+
+static inline bool
+guard_storage_has_blocks(Oid spcoid, Oid dboid, Oid filenumber)
+{
+	SMgrRelation srel;
+
+#if PG_VERSION_NUM >= 160000
+	RelFileLocator locator;
+
+	locator.spcOid = spcoid;
+	locator.dbOid = dboid;
+	locator.relNumber = filenumber;
+#if PG_VERSION_NUM >= 170000
+	srel = smgropen(locator, INVALID_PROC_NUMBER);
+#else
+	srel = smgropen(locator, InvalidBackendId);
+#endif
+#else
+	RelFileNode locator;
+
+	locator.spcNode = spcoid;
+	locator.dbNode = dboid;
+	locator.relNode = filenumber;
+	srel = smgropen(locator, InvalidBackendId);
+#endif
+	return smgrexists(srel, MAIN_FORKNUM) && smgrnblocks(srel, MAIN_FORKNUM) > 0;
+}
 
 #endif							/* GUARD_COMPAT_H */

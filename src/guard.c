@@ -322,6 +322,7 @@ _PG_init(void)
 	guard_objaccess_init();
 	guard_dml_init();
 	guard_session_init();
+	guard_subscription_init();
 
 	settings_loaded = true;
 	if (!IsUnderPostmaster)

@@ -220,6 +220,9 @@ extern bool guard_describe_setting_change(Node *parsetree, GuardAttempt *attempt
 
 /* session.c: the session after a refusal */
 extern void guard_session_init(void);
+
+/* subscription.c: what a logical replication worker truncates */
+extern void guard_subscription_init(void);
 extern void guard_session_refused(void);
 extern void guard_session_check(Node *stmt);
 
