@@ -98,6 +98,57 @@ INSERT INTO base_t VALUES (1);
 CREATE VIEW on_base_t AS SELECT * FROM base_t;
 DROP TABLE base_t CASCADE;
 
+-- A foreign key from an older table into a table created in the same
+-- transaction: the new table loses nothing, but its foreign key's actions
+-- change the older table's rows, one by one, each with a condition.  The
+-- loss is the older table's, and is judged on its rows.
+CREATE TABLE old_child (id int, p_id int, note text DEFAULT 'kept');
+INSERT INTO old_child VALUES (1, 1), (2, 2);
+CREATE TABLE empty_child (id int, p_id int);
+CREATE FUNCTION new_parent_with(action text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	CREATE TABLE new_parent (id int PRIMARY KEY, flag int);
+	INSERT INTO new_parent VALUES (1, 0), (2, 0);
+	EXECUTE 'ALTER TABLE old_child ADD FOREIGN KEY (p_id) REFERENCES new_parent ' || action;
+END
+$$;
+BEGIN;
+SELECT new_parent_with('ON DELETE CASCADE');
+DELETE FROM new_parent;
+ROLLBACK;
+BEGIN;
+SELECT new_parent_with('ON DELETE SET NULL');
+DELETE FROM new_parent;
+ROLLBACK;
+BEGIN;
+SELECT new_parent_with('ON UPDATE CASCADE');
+UPDATE new_parent SET id = -id;
+ROLLBACK;
+-- Through a second new table, CASCADE after CASCADE.
+BEGIN;
+SELECT new_parent_with('ON DELETE CASCADE');
+CREATE TABLE new_grandparent (id int PRIMARY KEY);
+INSERT INTO new_grandparent VALUES (1), (2);
+ALTER TABLE new_parent ADD FOREIGN KEY (id) REFERENCES new_grandparent ON DELETE CASCADE;
+DELETE FROM new_grandparent;
+ROLLBACK;
+-- What runs: an UPDATE that sets no key, a DELETE with a condition, a
+-- cascade into a table that holds no row, NO ACTION.
+BEGIN;
+SELECT new_parent_with('ON DELETE CASCADE ON UPDATE CASCADE');
+UPDATE new_parent SET flag = 1;
+DELETE FROM new_parent WHERE id = 1;
+ALTER TABLE empty_child ADD FOREIGN KEY (p_id) REFERENCES new_parent ON DELETE CASCADE;
+ALTER TABLE old_child DROP CONSTRAINT old_child_p_id_fkey;
+DELETE FROM new_parent;
+ROLLBACK;
+BEGIN;
+SELECT new_parent_with('');
+UPDATE old_child SET p_id = NULL WHERE id = 2;
+DELETE FROM new_parent WHERE id = 2;
+ROLLBACK;
+SELECT id, p_id, note FROM old_child ORDER BY id;
+
 -- Nothing was lost.
 SELECT (SELECT count(*) FROM shop.a) AS shop_a, (SELECT count(*) FROM profile) AS profile,
 	   (SELECT attrs FROM profile) AS attrs;

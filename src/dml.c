@@ -475,6 +475,18 @@ describe_modify(PlannedStmt *pstmt, Plan *plan, const char *source)
 	attempt->statement = guard_statement_text(source, pstmt->stmt_location,
 											  pstmt->stmt_len);
 	attempt->targets = list_make1(target);
+
+	/*
+	 * A table created in this transaction loses nothing, but its foreign
+	 * keys' actions reach older tables that reference it.
+	 */
+	if (target->created_here && !target->temporary)
+		attempt->targets =
+			list_concat(attempt->targets,
+						guard_targets_cascaded_from(target->objid, target->action,
+													(mt->operation == CMD_UPDATE &&
+													 list_length(mt->resultRelations) == 1) ?
+													linitial(mt->updateColnosLists) : NIL));
 	return attempt;
 }
 

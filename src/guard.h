@@ -247,6 +247,7 @@ extern char *guard_statement_text(const char *source, int location, int len);
 extern char *guard_targets_message(List *targets);
 extern bool guard_target_check_rows(GuardTarget *target, LOCKMODE lockmode);
 extern bool guard_relation_visibly_empty(Oid relid);
+extern List *guard_targets_cascaded_from(Oid relid, GuardAction action, List *updated);
 extern bool guard_type_change_loses(Oid relid, AttrNumber attnum,
 									TypeName *type_name, Node *using, bool inh);
 

@@ -21,6 +21,7 @@
 #include "catalog/dependency.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
 #include "catalog/pg_depend.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_inherits.h"
@@ -35,6 +36,7 @@
 #include "parser/parse_expr.h"
 #include "parser/parse_relation.h"
 #include "parser/parse_type.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -398,6 +400,93 @@ guard_targets_of_extension(Oid extid)
 
 	list_sort(targets, compare_names);
 	return targets;
+}
+
+/* Whether an attribute number is in a constraint's key array. */
+static bool
+key_has_column(Datum keys, List *attnums)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(keys);
+	int16	   *cols = (int16 *) ARR_DATA_PTR(arr);
+	int			i;
+
+	for (i = 0; i < ARR_DIMS(arr)[0]; i++)
+	{
+		if (list_member_int(attnums, cols[i]))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The tables that a DELETE or UPDATE of every row of a table reaches
+ * through foreign keys whose actions change their rows (CASCADE, SET NULL,
+ * SET DEFAULT), followed through tables created in this transaction.  A
+ * table created here loses nothing of its own, but an older table that
+ * references it loses every row that points to one of its rows: the
+ * foreign key's triggers change them one by one, each with a condition,
+ * so the loss is the older table's and is judged on its rows.  For an
+ * UPDATE, updated is the list of attribute numbers it sets (NIL: any), and
+ * only keys that include one of them count.
+ */
+List *
+guard_targets_cascaded_from(Oid relid, GuardAction action, List *updated)
+{
+	List	   *result = NIL;
+	List	   *pending = list_make1_oid(relid);
+	List	   *seen = list_make1_oid(relid);
+	Relation	pg_constraint = table_open(ConstraintRelationId, AccessShareLock);
+
+	while (pending != NIL)
+	{
+		Oid			referenced = linitial_oid(pending);
+		ScanKeyData key;
+		SysScanDesc scan;
+		HeapTuple	tuple;
+
+		pending = list_delete_first(pending);
+		ScanKeyInit(&key, Anum_pg_constraint_confrelid, BTEqualStrategyNumber,
+					F_OIDEQ, ObjectIdGetDatum(referenced));
+		scan = systable_beginscan(pg_constraint, InvalidOid, false, NULL, 1, &key);
+		while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+		{
+			Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tuple);
+			char		act = action == GUARD_ACTION_DELETE ? con->confdeltype : con->confupdtype;
+			GuardTarget *target;
+			bool		isnull;
+			Datum		keys;
+
+			if (con->contype != CONSTRAINT_FOREIGN ||
+				(act != FKCONSTR_ACTION_CASCADE && act != FKCONSTR_ACTION_SETNULL &&
+				 act != FKCONSTR_ACTION_SETDEFAULT) ||
+				list_member_oid(seen, con->conrelid))
+				continue;
+			if (action == GUARD_ACTION_UPDATE && updated != NIL && referenced == relid)
+			{
+				keys = heap_getattr(tuple, Anum_pg_constraint_confkey,
+									RelationGetDescr(pg_constraint), &isnull);
+				if (isnull || !key_has_column(keys, updated))
+					continue;
+			}
+			seen = lappend_oid(seen, con->conrelid);
+			target = guard_target_relation(con->conrelid, 0,
+										   act == FKCONSTR_ACTION_CASCADE ? action : GUARD_ACTION_UPDATE);
+			if (target == NULL || target->temporary)
+				continue;
+			if (target->created_here)
+			{
+				/* Its own referencing tables are reached in turn. */
+				if (act == FKCONSTR_ACTION_CASCADE)
+					pending = lappend_oid(pending, con->conrelid);
+				continue;
+			}
+			target->empty = guard_relation_visibly_empty(con->conrelid);
+			result = lappend(result, target);
+		}
+		systable_endscan(scan);
+	}
+	table_close(pg_constraint, AccessShareLock);
+	return result;
 }
 
 static bool
