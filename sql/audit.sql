@@ -72,6 +72,37 @@ REVOKE guard_auditor FROM regress_plain;
 SELECT guard.prune('100 years');
 SELECT guard.prune(NULL);
 SELECT guard.prune('-1 day');
+SELECT guard.prune('0 seconds');
+-- It records itself: who, the cut-off, how many rows.
+SELECT command, objects, verdict, login_role = current_user AS by_me,
+	reason ~ '^removed 0 rows recorded before \d{4}-' AS says_cutoff
+FROM guard.audit WHERE command = 'guard.prune';
+-- guard.max_rows does not limit it.
+ALTER ROLE CURRENT_USER IN DATABASE contrib_regression SET guard.max_rows = 1;
+\c
+SET search_path = audit_t, public;
+SHOW guard.max_rows;
+BEGIN;
+SELECT guard.prune('1 microsecond') > 1 AS pruned_more_than_the_limit;
+ROLLBACK;
+BEGIN;
+SET LOCAL guard.override = 'test: the row limit of this test is done';
+ALTER ROLE CURRENT_USER IN DATABASE contrib_regression RESET guard.max_rows;
+COMMIT;
+\c
+SET search_path = audit_t, public;
+
+-- In production even a superuser needs the override to change or delete
+-- audit rows, whatever the condition; with it, the change is recorded.
+UPDATE guard.audit SET reason = 'forged' WHERE id = 1;
+DELETE FROM guard.audit WHERE id > 0;
+BEGIN;
+SET LOCAL guard.override = 'AUD-1: remove a row with a secret in its statement';
+DELETE FROM guard.audit WHERE id = (SELECT min(id) FROM guard.audit);
+ROLLBACK;
+SELECT command, verdict, reason FROM guard.audit
+WHERE command IN ('UPDATE', 'DELETE') AND objects = '{guard.audit}' AND login_role = current_user
+ORDER BY id;
 
 -- In production, guard's own table, schema and extension are protected.
 SELECT rows_logged AS logged_before FROM guard.status() \gset

@@ -4,7 +4,7 @@
 -- old and new value.  In production, lowering guard.environment (or raising
 -- or removing guard.max_rows) through ALTER DATABASE or ALTER ROLE needs
 -- the override; through ALTER SYSTEM, which cannot run in a transaction
--- block, it is refused.  A change is judged by what it does at its own
+-- block, a permit (guard.permit_alter_system).  A change is judged by what it does at its own
 -- level: removing a stored "production" where the server itself is
 -- production lowers nothing.
 --
@@ -58,6 +58,24 @@ SHOW guard.environment;
 -- reload.
 ALTER SYSTEM SET guard.audit_timeout = 3000;
 ALTER SYSTEM RESET guard.audit_timeout;
+
+-- Raising guard.max_rows is tightening; removing it again weakens, and
+-- needs a permit for that setting, used up by one ALTER SYSTEM.
+ALTER SYSTEM SET guard.max_rows = 5;
+ALTER SYSTEM RESET guard.max_rows;
+SELECT guard.permit_alter_system('guard.audit_timeout', 'OPS-3');
+SELECT guard.permit_alter_system('guard.max_rows', '  ');
+SELECT guard.permit_alter_system('guard.environment', 'OPS-4: not this one');
+ALTER SYSTEM RESET guard.max_rows;
+SELECT guard.permit_alter_system('guard.max_rows', 'OPS-5: the limit was for the migration only');
+ALTER SYSTEM RESET guard.max_rows;
+ALTER SYSTEM SET guard.max_rows = 5;
+ALTER SYSTEM RESET guard.max_rows;
+-- A permit is for ALTER SYSTEM only: elsewhere the override is the way.
+SELECT guard.permit_alter_system('guard.environment', 'OPS-6');
+ALTER DATABASE regress_config_db SET guard.environment = 'development';
+SELECT guard.permit_alter_system('guard.max_rows', 'OPS-7: the limit was for the migration only');
+ALTER SYSTEM RESET guard.max_rows;
 
 SELECT command, objects, verdict, reason, old_value, new_value, statement
 FROM guard.audit

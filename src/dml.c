@@ -462,6 +462,14 @@ describe_modify(PlannedStmt *pstmt, Plan *plan, const char *source)
 		return NULL;
 	mt = (ModifyTable *) plan;
 	command = changes_every_row(pstmt, mt);
+
+	/*
+	 * guard.audit is the record of every attempt: any row it loses is lost
+	 * evidence, whatever the condition (guard.prune removes old rows).
+	 */
+	if (command == CMD_NOTHING && mt->operation != CMD_INSERT && !guard_pruning &&
+		guard_queue_is_audit_table(rt_fetch(mt->nominalRelation, pstmt->rtable)->relid))
+		command = mt->operation == CMD_UPDATE ? CMD_UPDATE : CMD_DELETE;
 	if (command == CMD_NOTHING)
 		return NULL;
 
@@ -618,6 +626,16 @@ check_counted(QueryDesc *queryDesc, PlanState *planstate)
 		refuse_over_limit(queryDesc, mt, (uint64) rows);
 }
 
+/* guard.prune's own DELETE, which guard.max_rows does not limit. */
+static bool
+prunes_audit(PlannedStmt *pstmt)
+{
+	return guard_pruning && pstmt->commandType == CMD_DELETE &&
+		IsA(pstmt->planTree, ModifyTable) &&
+		guard_queue_is_audit_table(rt_fetch(((ModifyTable *) pstmt->planTree)->nominalRelation,
+											pstmt->rtable)->relid);
+}
+
 static void
 guard_ExecutorFinish(QueryDesc *queryDesc)
 {
@@ -636,6 +654,7 @@ guard_ExecutorFinish(QueryDesc *queryDesc)
 		standard_ExecutorFinish(queryDesc);
 
 	if (guard_row_limit_set() && estate != NULL && may_change_rows(pstmt) &&
+		!prunes_audit(pstmt) &&
 		guard_policy_active())
 	{
 		/* A MERGE's count includes its inserts: only what it changed counts. */

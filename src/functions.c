@@ -12,6 +12,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_trigger.h"
 #include "commands/trigger.h"
+#include "executor/spi.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "commands/defrem.h"
@@ -28,6 +29,8 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/timestamp.h"
 #include "utils/evtcache.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
@@ -42,6 +45,10 @@ PG_FUNCTION_INFO_V1(guard_install_check);
 PG_FUNCTION_INFO_V1(guard_status);
 PG_FUNCTION_INFO_V1(guard_permit_drop_database_sql);
 PG_FUNCTION_INFO_V1(guard_dry_run);
+PG_FUNCTION_INFO_V1(guard_permit_alter_system_sql);
+PG_FUNCTION_INFO_V1(guard_prune);
+
+bool		guard_pruning = false;
 
 /* Called by the extension script: the audit table lives in one database. */
 Datum
@@ -432,6 +439,83 @@ parse_script(const char *script)
 	}
 	PG_END_TRY();
 	return statements;
+}
+/*
+ * Permit this session one ALTER SYSTEM that weakens a setting, with a
+ * reason, for the next five minutes.
+ */
+Datum
+guard_permit_alter_system_sql(PG_FUNCTION_ARGS)
+{
+	char	   *setting = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *reason = text_to_cstring(PG_GETARG_TEXT_PP(1));
+
+	guard_permit_alter_system(setting, reason);
+
+	ereport(LOG,
+			(errmsg("guard: ALTER SYSTEM of \"%s\" permitted for this session: %s",
+					setting, reason)));
+	ereport(NOTICE,
+			(errmsg("ALTER SYSTEM of \"%s\" is permitted once in this session for the next 5 minutes",
+					setting)));
+	PG_RETURN_VOID();
+}
+
+/*
+ * Remove audit rows older than an interval: for superusers, the one way to
+ * remove audit rows without the override in production.  It records itself.
+ */
+Datum
+guard_prune(PG_FUNCTION_ARGS)
+{
+	Interval	zero;
+	Datum		cutoff;
+	Oid			audit_relid;
+	Oid			argtypes[1] = {TIMESTAMPTZOID};
+	Datum		args[1];
+	uint64		removed = 0;
+
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for function guard.prune"),
+				 errdetail("Only a superuser may remove audit rows.")));
+	memset(&zero, 0, sizeof(zero));
+	if (PG_ARGISNULL(0) ||
+		DatumGetBool(DirectFunctionCall2(interval_le, PG_GETARG_DATUM(0),
+										 IntervalPGetDatum(&zero))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("guard.prune needs a positive interval"),
+				 errdetail("Rows recorded before now() minus the interval are removed.")));
+
+	cutoff = DirectFunctionCall2(timestamptz_mi_interval,
+								 TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
+								 PG_GETARG_DATUM(0));
+	audit_relid = get_relname_relid("audit", get_namespace_oid("guard", false));
+	args[0] = cutoff;
+
+	SPI_connect();
+	guard_pruning = true;
+	PG_TRY();
+	{
+		if (SPI_execute_with_args("DELETE FROM guard.audit WHERE at < $1",
+								  1, argtypes, args, NULL, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "could not remove audit rows");
+		removed = SPI_processed;
+	}
+	PG_FINALLY();
+	{
+		guard_pruning = false;
+	}
+	PG_END_TRY();
+	SPI_finish();
+
+	guard_record_prune(audit_relid,
+					   debug_query_string ? debug_query_string : "guard.prune",
+					   timestamptz_to_str(DatumGetTimestampTz(cutoff)),
+					   removed);
+	PG_RETURN_INT64((int64) removed);
 }
 
 /*

@@ -283,6 +283,12 @@ extern void guard_refuse_early(const GuardAttempt *attempt, GuardDecision *decis
 extern void guard_end_session(void);
 extern const char *guard_verdict_name(GuardVerdict verdict);
 extern void guard_permit_drop_database(Oid dbid, const char *reason);
+extern void guard_permit_alter_system(const char *setting, const char *reason);
+extern void guard_record_prune(Oid audit_relid, const char *statement,
+							   const char *cutoff, uint64 removed);
+
+/* functions.c: set while guard.prune removes old audit rows */
+extern bool guard_pruning;
 
 /* audit.c: the record of a decision, and the log */
 extern void guard_audit_record(const GuardAttempt *attempt,

@@ -235,12 +235,53 @@ guard_check_setting_statement(Node *parsetree)
 	}
 }
 
-/* How long a DROP DATABASE permit lasts. */
+/*
+ * Permits: the override for the two statements that cannot run in a
+ * transaction block, where SET LOCAL guard.override would be.  A permit
+ * allows one DROP DATABASE of one database, or one ALTER SYSTEM that
+ * weakens one setting, in this session, for five minutes.
+ */
 #define GUARD_PERMIT_MS (5 * 60 * 1000)
 
-static Oid	permit_dbid = InvalidOid;
+static Oid	permit_dbid = InvalidOid;	/* for DROP DATABASE */
+static char *permit_setting = NULL; /* for ALTER SYSTEM */
 static char *permit_reason = NULL;
 static TimestampTz permit_until = 0;
+
+static void
+forget_permit(void)
+{
+	if (permit_reason != NULL)
+		pfree(permit_reason);
+	if (permit_setting != NULL)
+		pfree(permit_setting);
+	permit_reason = NULL;
+	permit_setting = NULL;
+	permit_dbid = InvalidOid;
+}
+
+static void
+grant_permit(const char *what, Oid dbid, const char *setting, const char *reason)
+{
+	if (!guard_may_override())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to permit %s", what),
+				 errdetail("Only roles that may set \"guard.override\" may permit it.")));
+	if (!guard_reason_given(reason))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a permit for %s needs a reason", what),
+				 errdetail("The reason is recorded in the audit table with the %s it allows.", what)));
+
+	forget_permit();
+	permit_reason = MemoryContextStrdup(TopMemoryContext, reason);
+	permit_dbid = dbid;
+	if (setting != NULL)
+		permit_setting = MemoryContextStrdup(TopMemoryContext, setting);
+	permit_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+											   GUARD_PERMIT_MS);
+}
 
 /*
  * Permit this session one DROP DATABASE of a database, with a reason: for
@@ -249,38 +290,52 @@ static TimestampTz permit_until = 0;
 void
 guard_permit_drop_database(Oid dbid, const char *reason)
 {
-	if (!guard_may_override())
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to permit DROP DATABASE"),
-				 errdetail("Only roles that may set \"guard.override\" may permit it.")));
-	if (!guard_reason_given(reason))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a DROP DATABASE permit needs a reason"),
-				 errdetail("The reason is recorded in the audit table with the DROP DATABASE it allows.")));
-
-	if (permit_reason != NULL)
-		pfree(permit_reason);
-	permit_reason = MemoryContextStrdup(TopMemoryContext, reason);
-	permit_dbid = dbid;
-	permit_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-											   GUARD_PERMIT_MS);
+	grant_permit("DROP DATABASE", dbid, NULL, reason);
 }
 
-/* The permit's reason if it covers every target, which are databases. */
+/* Whether guard judges changes to a setting made by ALTER SYSTEM. */
+static bool
+judged_setting(const char *name)
+{
+	return pg_strcasecmp(name, "guard.environment") == 0 ||
+		pg_strcasecmp(name, "guard.max_rows") == 0 ||
+		pg_strcasecmp(name, GUARD_PRELOAD_SETTING) == 0;
+}
+
+/*
+ * Permit this session one ALTER SYSTEM that weakens one setting (SET,
+ * RESET, or RESET ALL where that is the only one it weakens), with a
+ * reason.
+ */
+void
+guard_permit_alter_system(const char *setting, const char *reason)
+{
+	if (!judged_setting(setting))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("ALTER SYSTEM of \"%s\" needs no permit", setting),
+				 errdetail("guard judges ALTER SYSTEM of \"guard.environment\", \"guard.max_rows\" and \"%s\" only.",
+						   GUARD_PRELOAD_SETTING)));
+	grant_permit("ALTER SYSTEM", InvalidOid, setting, reason);
+}
+
+/* The permit's reason if it covers the attempt and every target. */
 static const char *
-permit_for(List *targets)
+permit_for(const GuardAttempt *attempt, List *targets)
 {
 	ListCell   *lc;
+	bool		system = strcmp(attempt->command, "ALTER SYSTEM") == 0;
 
-	if (permit_reason == NULL || GetCurrentTimestamp() > permit_until)
+	if (permit_reason == NULL || GetCurrentTimestamp() > permit_until ||
+		system != (permit_setting != NULL))
 		return NULL;
 	foreach(lc, targets)
 	{
 		GuardTarget *target = (GuardTarget *) lfirst(lc);
 
-		if (target->kind != GUARD_TARGET_DATABASE || target->objid != permit_dbid)
+		if (system ? (target->kind != GUARD_TARGET_SETTING ||
+					  pg_strcasecmp(target->name, permit_setting) != 0) :
+			(target->kind != GUARD_TARGET_DATABASE || target->objid != permit_dbid))
 			return NULL;
 	}
 	return permit_reason;
@@ -483,6 +538,9 @@ guard_decide_in(const GuardAttempt *attempt, GuardEnvironment environment,
 			decision->targets = lappend(decision->targets, target);
 			if (target->action == GUARD_ACTION_CHANGE_TYPE)
 				decision->detail = "The type change would alter values the column holds.";
+			else if (target->kind == GUARD_TARGET_TABLE &&
+					 guard_queue_is_audit_table(target->objid))
+				decision->detail = "guard.audit is the record of every attempt: only guard.prune() removes its rows without the override.";
 		}
 	}
 
@@ -510,7 +568,7 @@ guard_decide_in(const GuardAttempt *attempt, GuardEnvironment environment,
 			decision->reason = use_override ? guard_override_reason() : NULL;
 			if (decision->reason == NULL && use_override)
 			{
-				decision->reason = permit_for(decision->targets);
+				decision->reason = permit_for(attempt, decision->targets);
 				decision->by_permit = (decision->reason != NULL);
 			}
 			if (decision->reason != NULL)
@@ -559,13 +617,9 @@ guard_act(const GuardAttempt *attempt, const GuardDecision *decision)
 	if (decision->record)
 		guard_audit_record(attempt, decision);
 
-	/* A permit is good for one DROP DATABASE. */
+	/* A permit is good for one statement. */
 	if (decision->by_permit)
-	{
-		pfree(permit_reason);
-		permit_reason = NULL;
-		permit_dbid = InvalidOid;
-	}
+		forget_permit();
 
 	if (decision->verdict == GUARD_VERDICT_BLOCKED)
 	{
@@ -597,7 +651,8 @@ guard_act(const GuardAttempt *attempt, const GuardDecision *decision)
 				 errhint("If this is intended, first run SELECT guard.permit_drop_database('<database>', '<reason>') in the database \"%s\", in the same session.",
 						 guard_database) :
 				 strcmp(attempt->command, "ALTER SYSTEM") == 0 ?
-				 errhint("ALTER SYSTEM cannot run inside a transaction block, where the override is set; to make this change deliberately, edit the configuration file that sets it (postgresql.auto.conf overrides postgresql.conf), then reload, or restart for shared_preload_libraries.") :
+				 errhint("If this is intended, first run SELECT guard.permit_alter_system('%s', '<reason>') in the database \"%s\", in the same session.",
+						 ((GuardTarget *) linitial(decision->targets))->name, guard_database) :
 				 errhint("If this is intended, run it in a transaction after SET LOCAL guard.override = '<reason>'.")));
 	}
 	else if (decision->verdict == GUARD_VERDICT_WARNED)
@@ -610,6 +665,36 @@ guard_act(const GuardAttempt *attempt, const GuardDecision *decision)
 						   decision->detail) :
 				 errdetail("The server is marked as staging by \"guard.environment\".")));
 	RESUME_INTERRUPTS();
+}
+
+/*
+ * guard.prune removed audit rows: it records itself, who ran it (the
+ * row's roles), the cut-off and how many rows, as an allowed DELETE of
+ * guard.audit.  Its row is written by the writer in a transaction of its
+ * own, so it stays even if the prune's transaction rolls back.
+ */
+void
+guard_record_prune(Oid audit_relid, const char *statement, const char *cutoff,
+				   uint64 removed)
+{
+	GuardAttempt attempt;
+	GuardDecision decision;
+	GuardTarget *target = guard_target_relation(audit_relid, 0, GUARD_ACTION_DELETE);
+
+	if (target == NULL)
+		return;
+	memset(&attempt, 0, sizeof(attempt));
+	attempt.command = "guard.prune";
+	attempt.statement = statement;
+	attempt.targets = list_make1(target);
+	memset(&decision, 0, sizeof(decision));
+	decision.verdict = GUARD_VERDICT_ALLOWED;
+	decision.environment = (GuardEnvironment) guard_environment;
+	decision.targets = attempt.targets;
+	decision.record = true;
+	decision.reason = psprintf("removed " UINT64_FORMAT " rows recorded before %s",
+							   removed, cutoff);
+	guard_act(&attempt, &decision);
 }
 
 /*
