@@ -77,6 +77,19 @@ INSERT INTO blast_cte SELECT generate_series(1, 10);
 WITH d AS (DELETE FROM blast_cte WHERE id > 0 RETURNING *) SELECT 1;
 WITH d AS (DELETE FROM blast_cte WHERE id > 0 RETURNING *) SELECT * FROM d LIMIT 1;
 SELECT count(*) FROM blast_cte;
+-- Rows a BEFORE trigger skips are not changed, and with RETURNING not
+-- counted: 10 rows reach the DELETE, 2 are deleted.
+CREATE FUNCTION keep_most() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF OLD.id > 2 THEN
+		RETURN NULL;
+	END IF;
+	RETURN OLD;
+END
+$$;
+CREATE TRIGGER keep_most BEFORE DELETE ON blast_cte FOR EACH ROW EXECUTE FUNCTION keep_most();
+WITH d AS (DELETE FROM blast_cte WHERE id > 0 RETURNING *) SELECT count(*) FROM d;
+SELECT count(*) FROM blast_cte;
 BEGIN;
 SET LOCAL guard.override = 'test: reset the limit';
 ALTER ROLE CURRENT_USER RESET guard.max_rows;

@@ -619,7 +619,13 @@ check_counted(QueryDesc *queryDesc, PlanState *planstate)
 		(mt->operation != CMD_DELETE && mt->operation != CMD_UPDATE))
 		return;
 
-	instr = outerPlanState(mtstate)->instrument;
+	/*
+	 * With RETURNING, the node returns one row per row it changed: a row
+	 * that a BEFORE trigger skipped is not counted.  Without it, count the
+	 * rows handed to the node.
+	 */
+	instr = mt->returningLists != NIL ? planstate->instrument :
+		outerPlanState(mtstate)->instrument;
 	if (instr != NULL)
 		rows += instr->ntuples + instr->tuplecount;
 	if (guard_rows_over_limit((uint64) rows))
