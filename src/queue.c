@@ -527,9 +527,10 @@ guard_queue_row(int slot, GuardRow *row, int *encoding)
 /*
  * For the writer: a slot is committed with this id (failure NULL), or
  * could not be.  The waiting backend is woken; a slot nobody waits for any
- * more is freed.
+ * more is freed.  Returns true for such a slot: its backend gave up
+ * waiting and wrote the record to the log instead.
  */
-void
+bool
 guard_queue_finish(int slot, int64 id, const char *failure)
 {
 	GuardSlot  *s = &queue->slots[slot];
@@ -558,6 +559,7 @@ guard_queue_finish(int slot, int64 id, const char *failure)
 		SetLatch(&waiter->procLatch);
 	else
 		ConditionVariableSignal(&queue->slot_freed);
+	return waiter == NULL;
 }
 
 /*
@@ -565,6 +567,28 @@ guard_queue_finish(int slot, int64 id, const char *failure)
  * while READY.  When it stops, every row it has not committed fails at
  * once, so that no backend waits for a writer that is gone.
  */
+/*
+ * For the writer, after an error it recovered from, or as it stops: the
+ * slots it took and had not finished fail, so that their backends log
+ * their records now instead of waiting for rows that were rolled back.
+ */
+void
+guard_queue_fail_writing(const char *failure)
+{
+	int			i;
+
+	for (i = 0; i < queue->nslots; i++)
+	{
+		bool		writing;
+
+		LWLockAcquire(queue->lock, LW_SHARED);
+		writing = (queue->slots[i].state == SLOT_WRITING);
+		LWLockRelease(queue->lock);
+		if (writing)
+			guard_queue_finish(i, 0, failure);
+	}
+}
+
 void
 guard_writer_publish(GuardWriterState state, Oid audit_relid)
 {
@@ -586,16 +610,7 @@ guard_writer_publish(GuardWriterState state, Oid audit_relid)
 		return;
 
 	/* The slots the writer was writing when it stopped, then the queue. */
-	for (i = 0; i < queue->nslots; i++)
-	{
-		bool		writing;
-
-		LWLockAcquire(queue->lock, LW_SHARED);
-		writing = (queue->slots[i].state == SLOT_WRITING);
-		LWLockRelease(queue->lock);
-		if (writing)
-			guard_queue_finish(i, 0, "the audit writer stopped");
-	}
+	guard_queue_fail_writing("the audit writer stopped");
 	while ((n = guard_queue_take(pending, GUARD_BATCH_MAX)) > 0)
 	{
 		for (i = 0; i < n; i++)

@@ -45,6 +45,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 #include "compat.h"
 #include "guard.h"
@@ -395,6 +396,19 @@ audit_table(void)
 	return relid;
 }
 
+/*
+ * A committed row: if its backend had given up waiting and logged the
+ * record with "id":null, the log says that the row exists after all.
+ */
+static void
+committed(int slot, const GuardRow *row, int64 id)
+{
+	if (guard_queue_finish(slot, id, NULL))
+		ereport(LOG,
+				(errmsg("guard audit: the record that process %d logged as a fallback at %s was committed later, with id " INT64_FORMAT,
+						row->backend_pid, timestamptz_to_str(row->at), id)));
+}
+
 static void
 fail_all(int *slots, int n, const char *failure)
 {
@@ -424,10 +438,13 @@ write_batch(int *slots, int n)
 		guard_queue_row(slots[i], &rows[i], &encodings[i]);
 
 	error = try_write(rows, encodings, n, false, ids);
+	/* A cancel (pg_cancel_backend) ends one try, not the rows. */
+	for (i = 0; i < 3 && error != NULL && error->sqlerrcode == ERRCODE_QUERY_CANCELED; i++)
+		error = try_write(rows, encodings, n, false, ids);
 	if (error == NULL)
 	{
 		for (i = 0; i < n; i++)
-			guard_queue_finish(slots[i], ids[i], NULL);
+			committed(slots[i], &rows[i], ids[i]);
 	}
 	else if (table_is_missing(error))
 	{
@@ -453,7 +470,7 @@ write_batch(int *slots, int n)
 			if (error != NULL)
 				error = try_write(&rows[i], &encodings[i], 1, true, &ids[i]);
 			if (error == NULL)
-				guard_queue_finish(slots[i], ids[i], NULL);
+				committed(slots[i], &rows[i], ids[i]);
 			else
 			{
 				ereport(LOG,
@@ -481,10 +498,11 @@ writer_exit(int code, Datum arg)
 void
 guard_writer_main(Datum main_arg)
 {
-	int		   *batch;
-	GuardWriterState state = GUARD_WRITER_STARTING;
+	sigjmp_buf	local_sigjmp_buf;
+	int		   *volatile batch;
+	volatile GuardWriterState state = GUARD_WRITER_STARTING;
 	char		failure[128];
-	uint32		idle_event = 0;
+	volatile uint32 idle_event = 0;
 
 	guard_is_writer = true;
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -506,6 +524,31 @@ guard_writer_main(Datum main_arg)
 
 	ereport(LOG,
 			(errmsg("guard writer started in database \"%s\"", guard_database)));
+
+	/*
+	 * An error in the loop (a cancel while idle, a failed look-up of the
+	 * table) is reported and the loop goes on, as a backend's main loop
+	 * does: the writer does not exit and leave the queue unattended.  Rows
+	 * it was writing fail to the log; the table is looked up again.
+	 */
+	if (sigsetjmp(local_sigjmp_buf, 1) != 0)
+	{
+		error_context_stack = NULL;
+		HOLD_INTERRUPTS();
+		EmitErrorReport();
+		AbortCurrentTransaction();
+		MemoryContextSwitchTo(TopMemoryContext);
+		FlushErrorState();
+		MemoryContextReset(batch_cxt);
+		guard_queue_fail_writing("the audit writer failed while writing it");
+		pgstat_report_activity(STATE_IDLE, NULL);
+		state = GUARD_WRITER_STARTING;
+		RESUME_INTERRUPTS();
+		/* Not in a tight loop, if the error repeats. */
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 100L, PG_WAIT_EXTENSION);
+	}
+	PG_exception_stack = &local_sigjmp_buf;
 
 	for (;;)
 	{

@@ -19,6 +19,10 @@
  * statement that does not fail as expected (it succeeded, or failed
  * otherwise) counts as unexpected, and the first one is described on
  * stderr.  Exits 1 if a connection fails, 0 otherwise.
+ *
+ * With -s 00000 each statement must succeed instead (a single-row INSERT,
+ * each its own commit: the rate to compare refusals with), and "refusals"
+ * counts the statements that did.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -45,6 +49,7 @@ typedef struct Client
 static const char *statement;
 static const char *sqlstate;
 static const char *prefix;
+static int	expect_success;		/* SQLSTATE 00000: each statement must succeed */
 static double duration;
 static pthread_barrier_t start_barrier;
 static double start_time;
@@ -90,9 +95,11 @@ run_client(void *arg)
 		const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 		const char *message = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 
-		if (res && PQresultStatus(res) == PGRES_FATAL_ERROR &&
-			state && strcmp(state, sqlstate) == 0 &&
-			(prefix == NULL || (message && strncmp(message, prefix, strlen(prefix)) == 0)))
+		if (res && expect_success ?
+			PQresultStatus(res) == PGRES_COMMAND_OK :
+			(res && PQresultStatus(res) == PGRES_FATAL_ERROR &&
+			 state && strcmp(state, sqlstate) == 0 &&
+			 (prefix == NULL || (message && strncmp(message, prefix, strlen(prefix)) == 0))))
 		{
 			c->refusals++;
 			keep_latency(c, t1 - t0);
@@ -193,6 +200,7 @@ main(int argc, char **argv)
 	if (conninfo == NULL || statement == NULL || sqlstate == NULL ||
 		nclients < 1 || duration <= 0)
 		usage();
+	expect_success = (strcmp(sqlstate, "00000") == 0);
 
 	clients = calloc(nclients, sizeof(Client));
 	for (i = 0; i < nclients; i++)

@@ -110,10 +110,10 @@ like($err, qr/guard: TRUNCATE TABLE of "public\.victim" refused in production/,
 	'with the refusal');
 
 # Lowering it by ALTER SYSTEM is refused in production: it cannot run in a
-# transaction block, so no override reaches it; the file is the way.
+# transaction block, so no override reaches it; a permit is the way.
 ($ret, $out, $err) = $node->psql('postgres', "ALTER SYSTEM SET guard.environment = 'development'");
 isnt($ret, 0, 'ALTER SYSTEM cannot lower the environment in production');
-like($err, qr/guard: ALTER SYSTEM of "guard\.environment" refused in production.*edit the configuration file that sets it \(postgresql\.auto\.conf overrides postgresql\.conf\), then reload/s,
+like($err, qr/guard: ALTER SYSTEM of "guard\.environment" refused in production.*HINT:  If this is intended, first run SELECT guard\.permit_alter_system\('guard\.environment', '<reason>'\)/s,
 	'and says how to do it deliberately');
 is($node->safe_psql('postgres', q{
 	SELECT string_agg(verdict || ' ' || coalesce(old_value, '-') || ' -> ' || coalesce(new_value, '-'), ', ' ORDER BY id)

@@ -111,7 +111,7 @@ is($node->safe_psql('app', $missing_sql), '0', 'with all its rows');
 $node->safe_psql('postgres', 'CREATE DATABASE busy');
 my $busy = $node->background_psql('busy');
 $busy->query_safe('SELECT 1');
-my ($ret, $out, $err) = $node->psql('postgres', q{
+($ret, $out, $err) = $node->psql('postgres', q{
 	SELECT guard.permit_drop_database('busy', 'OPS-9: retire busy');
 	DROP DATABASE busy;
 	DROP DATABASE busy;}, on_error_stop => 0);

@@ -104,8 +104,8 @@ foreach my $sql (q{ALTER SYSTEM SET guard.environment = 'development'},
 	isnt($ret, 0, "from devdb, refused: $sql");
 	like($err, qr/guard: ALTER SYSTEM of "guard\.environment" refused in production/,
 		"$sql: guard's refusal");
-	like($err, qr/for the whole server\..*postgresql\.auto\.conf overrides postgresql\.conf/s,
-		"$sql: the hint names the file that wins");
+	like($err, qr/for the whole server\..*guard\.permit_alter_system\('guard\.environment'/s,
+		"$sql: the hint names the permit for that setting");
 }
 like(slurp_file($node->data_dir . '/postgresql.auto.conf'), qr/guard\.environment = 'production'/,
 	'postgresql.auto.conf is unchanged');

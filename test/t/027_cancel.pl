@@ -58,6 +58,26 @@ kill 'CONT', $pid;
 $node->poll_query_until('postgres', q{
 	SELECT count(*) = 2 FROM guard.audit WHERE statement LIKE 'DROP TABLE victim /* %'})
   or die 'the writer never committed the two rows';
+
+# And the log says so, with each id: "id":null is not its last word.
+my %late;
+foreach (1 .. 100)
+{
+	%late = map { /process (\d+) logged as a fallback at .* was committed later, with id (\d+)/ ? ($2 => $1) : () }
+	  log_lines($node, qr/was committed later, with id/, $offset);
+	last if keys %late == 2;
+	select undef, undef, undef, 0.1;
+}
+is(join(',', sort { $a <=> $b } keys %late),
+	$node->safe_psql('postgres', q{
+		SELECT string_agg(id::text, ',' ORDER BY id) FROM guard.audit
+		WHERE statement LIKE 'DROP TABLE victim /* %'}),
+	'the log names the id each fallback record was committed with');
+is(join(',', map { $late{$_} } sort { $a <=> $b } keys %late),
+	$node->safe_psql('postgres', q{
+		SELECT string_agg(backend_pid::text, ',' ORDER BY id) FROM guard.audit
+		WHERE statement LIKE 'DROP TABLE victim /* %'}),
+	'and the process that logged it');
 pass('once the writer goes on, both rows are in the table too');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM victim'), '1', 'nothing was destroyed');
 
