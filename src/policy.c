@@ -23,6 +23,7 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_class.h"
+#include "commands/extension.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "utils/acl.h"
@@ -598,6 +599,31 @@ guard_refusal_message(const GuardAttempt *attempt, const GuardDecision *decision
 }
 
 /*
+ * A hint for a well-known tool whose own work tables guard refuses to
+ * empty or drop until the DBA has done the tool's one-time set-up: pg_repack
+ * copies a table into its schema "repack" and drops the copy and its log
+ * there at the end (see "Beside other extensions" in the README).
+ */
+static const char *
+tool_hint(const GuardDecision *decision)
+{
+	ListCell   *lc;
+
+	if (!OidIsValid(get_extension_oid("pg_repack", true)))
+		return NULL;
+	foreach(lc, decision->targets)
+	{
+		GuardTarget *target = (GuardTarget *) lfirst(lc);
+
+		/* Described while it existed: the name is schema-qualified. */
+		if (target->kind != GUARD_TARGET_TABLE ||
+			strncmp(target->name, "repack.", strlen("repack.")) != 0)
+			return NULL;
+	}
+	return "These are pg_repack's work tables. pg_repack needs a one-time set-up in production, with the override: SECURITY LABEL FOR guard ON SCHEMA repack IS 'drop,delete'. Until then, stop pg_repack (its clean-up retries), and remove what it left: DROP EXTENSION pg_repack CASCADE under the override, then CREATE EXTENSION pg_repack.";
+}
+
+/*
  * Record a decision, then refuse or warn.  A refusal is raised only after
  * its record is committed or written to the log.
  */
@@ -624,6 +650,7 @@ guard_act(const GuardAttempt *attempt, const GuardDecision *decision)
 	if (decision->verdict == GUARD_VERDICT_BLOCKED)
 	{
 		bool		database = false;
+		const char *tool = tool_hint(decision);
 		ListCell   *lc;
 
 		/*
@@ -647,6 +674,7 @@ guard_act(const GuardAttempt *attempt, const GuardDecision *decision)
 				 errdetail("The server is marked as production by \"guard.environment\". %s",
 						   decision->detail) :
 				 errdetail("The server is marked as production by \"guard.environment\"."),
+				 tool ? errhint("%s", tool) :
 				 database ?
 				 errhint("If this is intended, first run SELECT guard.permit_drop_database('<database>', '<reason>') in the database \"%s\", in the same session.",
 						 guard_database) :

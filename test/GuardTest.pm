@@ -375,4 +375,16 @@ sub check_committed
 		0, "$name: no fallback line");
 }
 
+# Whether an extension that Debian packages separately (pgaudit, set_user,
+# pg_cron, pg_partman, pg_repack) is installed for the node's major: its
+# control file is there.  Tests skip what is not packaged for a major, and
+# say so; test/lib.sh installs what is.
+sub extension_available
+{
+	my ($node, $name) = @_;
+	my $sharedir = $node->config_data('--sharedir');
+	return -f "$sharedir/extension/$name.control";
+}
+push @EXPORT, qw(extension_available);
+
 1;
