@@ -31,7 +31,8 @@ INSERT INTO vehicle VALUES (2, 'blue');
 ALTER TABLE vehicle DROP COLUMN colour;
 ALTER TABLE car DROP COLUMN doors;
 
--- Foreign tables.
+-- Foreign tables: a column is a local definition of remote data; dropping
+-- it loses no stored value (see the end).
 CREATE SERVER regress_alter_srv FOREIGN DATA WRAPPER postgres_fdw;
 CREATE FOREIGN TABLE remote_player (id int, name text) SERVER regress_alter_srv;
 ALTER FOREIGN TABLE remote_player DROP COLUMN name;
@@ -73,3 +74,18 @@ WHERE attrelid = 'stock_item'::regclass AND attnum > 0 ORDER BY attnum;
 
 SELECT id, name, email, "Nick Name" FROM player ORDER BY id;
 SELECT colour, doors FROM car;
+
+-- A foreign table's columns define remote data locally: dropping one or
+-- changing its type changes no stored value, and its rows are not read
+-- (this wrapper has no handler and could not read them).
+CREATE FOREIGN DATA WRAPPER alter_dummy;
+CREATE SERVER alter_dummy_srv FOREIGN DATA WRAPPER alter_dummy;
+CREATE FOREIGN TABLE remote_item (id int, label text, price numeric) SERVER alter_dummy_srv;
+ALTER FOREIGN TABLE remote_item ALTER COLUMN price TYPE int;
+ALTER FOREIGN TABLE remote_item DROP COLUMN label;
+SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
+WHERE attrelid = 'remote_item'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum;
+BEGIN;
+SET LOCAL guard.override = 'test: the foreign table is done';
+DROP FOREIGN DATA WRAPPER alter_dummy CASCADE;
+COMMIT;

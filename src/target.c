@@ -200,6 +200,16 @@ describe_relation(Oid relid, AttrNumber attnum, GuardAction action, char also)
 		return NULL;
 	}
 
+	/*
+	 * A foreign table's columns are a local definition of remote data:
+	 * dropping one or changing its type changes no stored value.
+	 */
+	if (attnum > 0 && form->relkind == RELKIND_FOREIGN_TABLE)
+	{
+		ReleaseSysCache(tuple);
+		return NULL;
+	}
+
 	target = (GuardTarget *) palloc0(sizeof(GuardTarget));
 	target->kind = attnum > 0 ? GUARD_TARGET_COLUMN : GUARD_TARGET_TABLE;
 	target->action = (attnum > 0 && action == GUARD_ACTION_DROP) ?
@@ -570,18 +580,40 @@ guard_targets_message(List *targets)
 	return buf.data;
 }
 
-/* Run a one-row query; whether it returned a row.  Errors are the caller's. */
+/*
+ * Run a one-row query in a subtransaction: whether it returned a row, or
+ * true if it failed (a value that cannot be converted, a table that cannot
+ * be read): what cannot be checked counts as a loss.
+ */
 static bool
-query_finds_row(const char *sql)
+query_finds_row_or_fails(const char *sql)
 {
-	bool		found;
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool found = true;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute(sql, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "guard: could not check the column's values");
-	found = SPI_processed > 0;
-	SPI_finish();
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (SPI_execute(sql, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "guard: could not check the column's values");
+		found = SPI_processed > 0;
+		SPI_finish();
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		found = true;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
 	return found;
 }
 
@@ -605,12 +637,8 @@ guard_type_change_loses(Oid relid, AttrNumber attnum, TypeName *type_name,
 	char	   *table;
 	char	   *column;
 	char	   *old_type;
-	char	   *new_type;
-	char	   *value;
-	char	   *sql;
-	Oid			typid;
-	int32		typmod;
-	volatile bool loses = true;
+	char	   *volatile sql = NULL;
+	bool		loses;
 
 	table = psprintf("%s%s", inh ? "" : "ONLY ",
 					 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
@@ -619,12 +647,16 @@ guard_type_change_loses(Oid relid, AttrNumber attnum, TypeName *type_name,
 	old_type = format_type_with_typemod(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->atttypid,
 										TupleDescAttr(RelationGetDescr(rel), attnum - 1)->atttypmod);
 
+	/* The query that finds a value the change would alter, if it can be built. */
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
+		Oid			typid;
+		int32		typmod;
+		char	   *value = column;
+
 		typenameTypeIdAndMod(pstate, type_name, &typid, &typmod);
-		new_type = format_type_with_typemod(typid, typmod);
 		if (using != NULL)
 		{
 			ParseNamespaceItem *nsitem;
@@ -638,11 +670,9 @@ guard_type_change_loses(Oid relid, AttrNumber attnum, TypeName *type_name,
 									   deparse_context_for(RelationGetRelationName(rel), relid),
 									   false, false);
 		}
-		else
-			value = column;
 		sql = psprintf("SELECT 1 FROM %s WHERE CAST(CAST((%s) AS %s) AS %s) IS DISTINCT FROM %s LIMIT 1",
-					   table, value, new_type, old_type, column);
-		loses = query_finds_row(sql);
+					   table, value, format_type_with_typemod(typid, typmod),
+					   old_type, column);
 		ReleaseCurrentSubTransaction();
 	}
 	PG_CATCH();
@@ -650,14 +680,19 @@ guard_type_change_loses(Oid relid, AttrNumber attnum, TypeName *type_name,
 		MemoryContextSwitchTo(cxt);
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
-		loses = true;
+		sql = NULL;
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(cxt);
 	CurrentResourceOwner = owner;
 
+	/*
+	 * What cannot be checked loses nothing only in a table without rows; a
+	 * table that cannot even be read counts as holding some.
+	 */
+	loses = (sql == NULL) || query_finds_row_or_fails(sql);
 	if (loses)
-		loses = query_finds_row(psprintf("SELECT 1 FROM %s LIMIT 1", table));
+		loses = query_finds_row_or_fails(psprintf("SELECT 1 FROM %s LIMIT 1", table));
 	table_close(rel, NoLock);
 	return loses;
 }
