@@ -77,6 +77,9 @@ static int	insert_nargs = 0;		/* which of the two insert_plan is */
 static Oid	audit_relid = InvalidOid;
 static MemoryContext batch_cxt = NULL;
 
+/* Tries of a batch that fails for a reason other than the table or a row. */
+#define GUARD_WRITE_TRIES 3
+
 void
 guard_writer_register(void)
 {
@@ -438,9 +441,19 @@ write_batch(int *slots, int n)
 		guard_queue_row(slots[i], &rows[i], &encodings[i]);
 
 	error = try_write(rows, encodings, n, false, ids);
-	/* A cancel (pg_cancel_backend) ends one try, not the rows. */
-	for (i = 0; i < 3 && error != NULL && error->sqlerrcode == ERRCODE_QUERY_CANCELED; i++)
+
+	/*
+	 * An error that is not the table's absence nor one row's content (a
+	 * cancel by pg_cancel_backend, a lock timeout, a transient failure)
+	 * ends one try, not the rows: the batch is tried again, a few times.
+	 */
+	for (i = 0; i < GUARD_WRITE_TRIES - 1 && error != NULL &&
+		 !table_is_missing(error) && !row_specific(error); i++)
+	{
+		(void) WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 100L * (i + 1),
+						 PG_WAIT_EXTENSION);
 		error = try_write(rows, encodings, n, false, ids);
+	}
 	if (error == NULL)
 	{
 		for (i = 0; i < n; i++)
