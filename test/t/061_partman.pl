@@ -40,7 +40,9 @@ is($node->safe_psql('postgres', $count_sql), '10', "pg_partman $version: ten day
 
 # Retention without the label: refused, nothing dropped.
 my ($ret, $out, $err) = $node->psql('postgres', q{SELECT partman.run_maintenance('public.events')});
-isnt($ret, 0, 'retention without a label fails');
+# pg_partman 4 fails; 5 skips the set with a WARNING and goes on.
+ok($ret != 0 || $err =~ /WARNING:  pg_partman maintenance skipped partition set for parent table public\.events/,
+	"pg_partman $version: retention without a label fails, or skips the set");
 like($err, qr/guard: DROP TABLE of "public\.events_p\w+" refused in production/,
 	'with guard\'s refusal, as pg_partman passes it on');
 is($node->safe_psql('postgres', $count_sql), '10', 'no row was dropped');
