@@ -26,14 +26,15 @@ BUILD_PACKAGES=(gcc make postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR
 TEST_PACKAGES=("${BUILD_PACKAGES[@]}" libipc-run-perl libjson-xs-perl python3-psycopg2
 	python3-peewee python3-django python3-sqlalchemy ruby-activerecord ruby-pg pgbouncer)
 # The extensions that production servers run beside guard (test/t/06x),
-# as far as Debian packages them for the major: all of them (and
-# pg_auto_failover) for 15 to 18, only pgaudit yet for 19 (experimental).  A test whose extension is not
+# as far as Debian packages them for the major: all of them (and the HA
+# managers pg_auto_failover and Patroni with etcd) for 15 to 18, only
+# pgaudit yet for 19 (experimental).  A test whose extension is not
 # packaged for the major says so and is skipped, never passed.
 NEIGHBOUR_PACKAGES=(postgresql-$PG_MAJOR-pgaudit)
 if [ "$PG_MAJOR" -le 18 ]; then
 	NEIGHBOUR_PACKAGES+=(postgresql-$PG_MAJOR-set-user postgresql-$PG_MAJOR-cron
 		postgresql-$PG_MAJOR-partman postgresql-$PG_MAJOR-repack
-		postgresql-$PG_MAJOR-auto-failover pg-auto-failover-cli)
+		postgresql-$PG_MAJOR-auto-failover pg-auto-failover-cli patroni etcd-server)
 fi
 TEST_PACKAGES+=("${NEIGHBOUR_PACKAGES[@]}")
 DEMO_PACKAGES=("${BUILD_PACKAGES[@]}" python3-peewee python3-psycopg2)

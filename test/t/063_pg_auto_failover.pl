@@ -106,6 +106,8 @@ is(sql('n2', 'SELECT count(*) FROM score'), '100', 'nothing was lost');
 # Stop the nodes, then the monitor, however the test ends.
 END
 {
+	# The children's exit status is not the test's.
+	local $?;
 	foreach my $node (reverse @running)
 	{
 		system($autoctl, 'stop', '--pgdata', "$dir/$node->[0]");
