@@ -241,6 +241,31 @@ join_restricts(Plan *plan, const Target *target)
 	return !whole_target_table(other, target);
 }
 
+/* Whether a plan node has a condition of its own that can keep rows out. */
+static bool
+node_has_condition(Plan *plan)
+{
+	if (plan->qual != NIL)
+		return true;
+	switch (nodeTag(plan))
+	{
+		case T_SampleScan:
+		case T_BitmapHeapScan:
+		case T_TidScan:
+		case T_TidRangeScan:
+		case T_Limit:
+			return true;
+		case T_IndexScan:
+			return ((IndexScan *) plan)->indexqualorig != NIL;
+		case T_IndexOnlyScan:
+			return ((IndexOnlyScan *) plan)->indexqual != NIL;
+		case T_ForeignScan:
+			return ((ForeignScan *) plan)->fdw_recheck_quals != NIL;
+		default:
+			return false;
+	}
+}
+
 /*
  * Whether anything on the way from the target's scan up keeps some of its
  * rows out: a condition on its scan, an index or TID condition, a join
@@ -258,29 +283,11 @@ target_filtered(Plan *plan, const Target *target)
 		return true;
 	if (!reaches_target(plan, target))
 		return false;
-	if (plan->qual != NIL)
+	if (node_has_condition(plan))
 		return true;
 
 	switch (nodeTag(plan))
 	{
-		case T_SampleScan:
-		case T_BitmapHeapScan:
-		case T_TidScan:
-		case T_TidRangeScan:
-		case T_Limit:
-			return true;
-		case T_IndexScan:
-			if (((IndexScan *) plan)->indexqualorig != NIL)
-				return true;
-			break;
-		case T_IndexOnlyScan:
-			if (((IndexOnlyScan *) plan)->indexqual != NIL)
-				return true;
-			break;
-		case T_ForeignScan:
-			if (((ForeignScan *) plan)->fdw_recheck_quals != NIL)
-				return true;
-			break;
 		case T_CustomScan:
 			return ((CustomScan *) plan)->custom_exprs != NIL ||
 				any_target_filtered(((CustomScan *) plan)->custom_plans, target);
@@ -423,6 +430,16 @@ changes_every_row(PlannedStmt *pstmt, ModifyTable *mt)
 			break;
 	}
 	if (command == CMD_NOTHING)
+		return CMD_NOTHING;
+
+	/*
+	 * The common case, first and without allocating: a DELETE or UPDATE of
+	 * one table whose scan of it has a condition of its own.
+	 */
+	if (mt->operation != CMD_INSERT && list_length(mt->resultRelations) == 1 &&
+		outerPlan(mt) != NULL &&
+		scan_rti(outerPlan(mt)) == (Index) linitial_int(mt->resultRelations) &&
+		node_has_condition(outerPlan(mt)))
 		return CMD_NOTHING;
 
 	target.rtable = pstmt->rtable;

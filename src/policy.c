@@ -620,7 +620,7 @@ tool_hint(const GuardDecision *decision)
 			strncmp(target->name, "repack.", strlen("repack.")) != 0)
 			return NULL;
 	}
-	return "These are pg_repack's work tables. pg_repack needs a one-time set-up in production, with the override: SECURITY LABEL FOR guard ON SCHEMA repack IS 'drop,delete'. Until then, stop pg_repack (its clean-up retries), and remove what it left: DROP EXTENSION pg_repack CASCADE under the override, then CREATE EXTENSION pg_repack.";
+	return "pg_repack empties and drops its work tables in schema repack when it finishes, which guard refuses in production until its one-time set-up, with the override: SECURITY LABEL FOR guard ON SCHEMA repack IS 'drop,delete'. If a pg_repack run was stopped half-way, remove what it left: DROP EXTENSION pg_repack CASCADE under the override, then CREATE EXTENSION pg_repack.";
 }
 
 /*

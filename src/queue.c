@@ -475,7 +475,12 @@ guard_queue_is_audit_table(Oid relid)
 {
 	bool		result;
 
-	if (queue == NULL)
+	/*
+	 * Most statements change other tables: an unlocked read of the
+	 * published relid (an aligned Oid, written whole) rules them out
+	 * without the lock; a match is confirmed under it, with the database.
+	 */
+	if (queue == NULL || ((volatile GuardQueue *) queue)->audit_relid != relid)
 		return false;
 	LWLockAcquire(queue->lock, LW_SHARED);
 	result = queue->audit_dbid == MyDatabaseId && queue->audit_relid == relid;

@@ -9,7 +9,8 @@
  * production subscriber with no refusal and no record.  guard therefore
  * looks at a replication worker's transaction just before it commits:
  *
- * - a relcache invalidation names each relation the transaction changed;
+ * - a relcache invalidation names each relation the transaction changed
+ *   (the callback is registered in logical replication workers only);
  * - a relation that this transaction did not create but gave new storage
  *   was truncated (the apply worker rewrites nothing else);
  * - the storage it had is still on disk until the commit, and its catalog
@@ -55,7 +56,7 @@ remember_relation(Datum arg, Oid relid)
 {
 	MemoryContext oldcxt;
 
-	if (!IsLogicalWorker() || relid < FirstNormalObjectId || !IsTransactionState() ||
+	if (relid < FirstNormalObjectId || !IsTransactionState() ||
 		list_member_oid(changed_relations, relid))
 		return;
 	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
@@ -143,9 +144,24 @@ judge_replicated_truncate(void)
 	guard_enforce(&attempt);
 }
 
+/*
+ * The relcache callback is registered in logical replication workers only,
+ * at the end of their first transaction: each reads its subscription in a
+ * transaction of its own before it applies any change.  Other processes
+ * find out once that they are not such a worker.
+ */
 static void
 subscription_xact_callback(XactEvent event, void *arg)
 {
+	static bool looked = false;
+
+	if (!looked)
+	{
+		looked = true;
+		if (IsLogicalWorker())
+			CacheRegisterRelcacheCallback(remember_relation, (Datum) 0);
+		return;
+	}
 	if (event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PRE_PREPARE)
 	{
 		if (changed_relations != NIL && guard_policy_active())
@@ -158,6 +174,5 @@ subscription_xact_callback(XactEvent event, void *arg)
 void
 guard_subscription_init(void)
 {
-	CacheRegisterRelcacheCallback(remember_relation, (Datum) 0);
 	RegisterXactCallback(subscription_xact_callback, NULL);
 }

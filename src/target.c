@@ -268,7 +268,9 @@ describe_relation(Oid relid, AttrNumber attnum, GuardAction action, char also)
 		RelationClose(rel);
 	}
 
-	target->exempt = guard_exempt_ops(relid, nspid, is_partition);
+	/* A new table loses nothing: its labels (a catalog scan) don't matter. */
+	if (!target->created_here)
+		target->exempt = guard_exempt_ops(relid, nspid, is_partition);
 
 	return target;
 }
