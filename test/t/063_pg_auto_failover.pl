@@ -66,7 +66,7 @@ my @common = ('--hostname', 'localhost', '--auth', 'trust', '--no-ssl', '--pgctl
 command_ok([ $autoctl, 'create', 'monitor', '--pgdata', "$dir/monitor", '--pgport', $port{monitor}, @common ],
 	'the monitor is created');
 autoctl_run('monitor');
-poll('monitor', 'SELECT 1', '1', 'pg_auto_failover') or BAIL_OUT('the monitor did not start');
+poll('monitor', 'SELECT 1', '1', 'pg_auto_failover') or die('the monitor did not start');
 
 command_ok([ $autoctl, 'create', 'postgres', '--pgdata', "$dir/n1", '--pgport', $port{n1},
 	'--name', 'n1', '--monitor', $monitor_uri, @common ], 'the first node is created');
@@ -76,14 +76,14 @@ append_to_file("$dir/n1/postgresql.conf",
 	"shared_preload_libraries = 'pg_stat_statements,guard'\n"
 	  . "guard.environment = 'production'\nguard.on_refusal = 'error'\n");
 autoctl_run('n1');
-poll('monitor', $states, 'n1:single', 'pg_auto_failover') or BAIL_OUT('n1 never became single');
+poll('monitor', $states, 'n1:single', 'pg_auto_failover') or die('n1 never became single');
 ok(poll('n1', 'SHOW shared_preload_libraries', 'pg_stat_statements,guard'), 'n1 preloads guard too');
 
 command_ok([ $autoctl, 'create', 'postgres', '--pgdata', "$dir/n2", '--pgport', $port{n2},
 	'--name', 'n2', '--monitor', $monitor_uri, @common ], 'the second node is created');
 autoctl_run('n2');
 poll('monitor', $states, 'n1:primary,n2:secondary', 'pg_auto_failover')
-  or BAIL_OUT('the pair never formed');
+  or die('the pair never formed');
 
 sql('n1', 'CREATE EXTENSION guard');
 poll('n1', q{SELECT writer_state FROM guard.status()}, 'ready');
@@ -94,7 +94,7 @@ is(sql('n2', 'SHOW guard.environment'), 'production', 'the secondary is in produ
 
 command_ok([ $autoctl, 'perform', 'failover', '--pgdata', "$dir/monitor" ], 'pg_autoctl perform failover');
 poll('monitor', $states, 'n1:secondary,n2:primary', 'pg_auto_failover')
-  or BAIL_OUT('the failover never completed');
+  or die('the failover never completed');
 (undef, $err) = sql('n2', 'DROP TABLE score /* on n2 */');
 like($err, qr/guard: DROP TABLE of "public\.score" refused in production/, 'the new primary refuses');
 ok(poll('n2', q{SELECT string_agg(statement || ' ' || verdict, ', ' ORDER BY id) FROM guard.audit

@@ -126,11 +126,11 @@ sub patronictl
 }
 
 start_node('p1');
-poll('p1 leads', sub { leader() eq 'p1' }) or BAIL_OUT('p1 never became the leader: ' . slurp_file("$dir/p1.log"));
+poll('p1 leads', sub { leader() eq 'p1' }) or die('p1 never became the leader: ' . slurp_file("$dir/p1.log"));
 start_node($_) foreach qw(p2 p3);
 poll('three members streaming', sub {
 	sql('p1', q{SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'}) eq '2' })
-  or BAIL_OUT('the replicas never streamed');
+  or die('the replicas never streamed');
 
 ok(poll('every node answers', sub { join(',', map { scalar sql($_, 'SHOW guard.environment') } @names)
 	eq 'production,production,production' }),
