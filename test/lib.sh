@@ -34,7 +34,7 @@ NEIGHBOUR_PACKAGES=(postgresql-$PG_MAJOR-pgaudit)
 if [ "$PG_MAJOR" -le 18 ]; then
 	NEIGHBOUR_PACKAGES+=(postgresql-$PG_MAJOR-set-user postgresql-$PG_MAJOR-cron
 		postgresql-$PG_MAJOR-partman postgresql-$PG_MAJOR-repack
-		postgresql-$PG_MAJOR-auto-failover pg-auto-failover-cli patroni etcd-server)
+		postgresql-$PG_MAJOR-auto-failover pg-auto-failover-cli patroni python3-etcd etcd-server)
 fi
 TEST_PACKAGES+=("${NEIGHBOUR_PACKAGES[@]}")
 DEMO_PACKAGES=("${BUILD_PACKAGES[@]}" python3-peewee python3-psycopg2)
