@@ -142,6 +142,10 @@ sql('p1', 'CREATE TABLE score AS SELECT g AS id FROM generate_series(1, 100) g')
 # A change through patronictl reaches every node.
 ok(patronictl('edit-config', '--force', '--set', 'postgresql.parameters.guard.max_rows=50'),
 	'patronictl edit-config sets guard.max_rows');
+# Each member applies it on its next loop; a reload through each member's
+# REST API makes that now (a replica that was still starting may not have
+# seen the change yet).
+ok(patronictl('reload', 'guard', '--force'), 'patronictl reload');
 ok(poll('guard.max_rows everywhere', sub { join(',', map { scalar sql($_, 'SHOW guard.max_rows') } @names) eq '50,50,50' }),
 	'and it reaches every node')
   or diag('guard.max_rows: ' . join(',', map { scalar sql($_, 'SHOW guard.max_rows') } @names));
