@@ -609,8 +609,6 @@ tool_hint(const GuardDecision *decision)
 {
 	ListCell   *lc;
 
-	if (!OidIsValid(get_extension_oid("pg_repack", true)))
-		return NULL;
 	foreach(lc, decision->targets)
 	{
 		GuardTarget *target = (GuardTarget *) lfirst(lc);
@@ -620,6 +618,10 @@ tool_hint(const GuardDecision *decision)
 			strncmp(target->name, "repack.", strlen("repack.")) != 0)
 			return NULL;
 	}
+	/* Looked up last: pg_extension has no cache. */
+	if (decision->targets == NIL ||
+		!OidIsValid(get_extension_oid("pg_repack", true)))
+		return NULL;
 	return "pg_repack empties and drops its work tables in schema repack when it finishes, which guard refuses in production until its one-time set-up, with the override: SECURITY LABEL FOR guard ON SCHEMA repack IS 'drop,delete'. If a pg_repack run was stopped half-way, remove what it left: DROP EXTENSION pg_repack CASCADE under the override, then CREATE EXTENSION pg_repack.";
 }
 

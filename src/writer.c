@@ -7,9 +7,9 @@
  * The writer is a static background worker, started once recovery is over
  * and restarted when it dies, connected to the database named by
  * guard.database.  It takes every row waiting in the queue at once and
- * inserts them with a parameterised SPI plan in one transaction (group
- * commit), so that a storm of refusals costs one WAL flush per batch, not
- * one per row.  The commit is always flushed to disk before any waiting
+ * inserts them with one execution of a parameterised SPI plan, in one
+ * transaction (group commit), so that a storm of refusals costs one
+ * executor run and one WAL flush per batch, not one per row.  The commit is always flushed to disk before any waiting
  * backend is told, whatever synchronous_commit says.
  *
  * If a batch fails because of one row (bad text, a constraint), the rows
@@ -50,27 +50,42 @@
 #include "compat.h"
 #include "guard.h"
 
-/* The most rows committed by one transaction. */
-
 /*
  * The insert, for the table as version 1.1 of the extension has it; a 1.0
- * table, not yet updated, lacks the last two columns.
+ * table, not yet updated, lacks the last two columns.  A batch is one
+ * INSERT: each parameter is an array holding that column's values for every
+ * row, so the executor starts once per batch, not once per row.  objects
+ * travels as the text of each row's array.  RETURNING gives the rows in the
+ * order they were inserted, which is the order of the arrays; at and
+ * backend_pid come back too, to check that.  unnest is not qualified: the
+ * parser reads several arrays in FROM only under that bare name, and the
+ * writer's search_path is pg_catalog alone.
  */
 #define INSERT_NARGS 17
 #define INSERT_NARGS_1_0 15
+#define INSERT_COLUMNS \
+	"at, database, login_role, effective_role, client_addr," \
+	" application_name, backend_pid, command, objects, object_count," \
+	" statement, environment, verdict, reason, clipped"
+#define INSERT_VALUES \
+	"at, database, login_role, effective_role," \
+	" client_addr::pg_catalog.inet, application_name, backend_pid, command," \
+	" objects::pg_catalog.text[], object_count, statement, environment," \
+	" verdict, reason, clipped"
+#define INSERT_ARRAYS \
+	"$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15"
 static const char *const insert_sql =
-"INSERT INTO guard.audit (at, database, login_role, effective_role,"
-" client_addr, application_name, backend_pid, command, objects,"
-" object_count, statement, environment, verdict, reason, clipped,"
-" old_value, new_value)"
-" VALUES ($1, $2, $3, $4, $5::pg_catalog.inet, $6, $7, $8, $9, $10, $11,"
-" $12, $13, $14, $15, $16, $17) RETURNING id";
+"INSERT INTO guard.audit (" INSERT_COLUMNS ", old_value, new_value)"
+" SELECT " INSERT_VALUES ", old_value, new_value"
+" FROM unnest(" INSERT_ARRAYS ", $16, $17)"
+" AS r(" INSERT_COLUMNS ", old_value, new_value)"
+" RETURNING id, at, backend_pid";
 static const char *const insert_sql_1_0 =
-"INSERT INTO guard.audit (at, database, login_role, effective_role,"
-" client_addr, application_name, backend_pid, command, objects,"
-" object_count, statement, environment, verdict, reason, clipped)"
-" VALUES ($1, $2, $3, $4, $5::pg_catalog.inet, $6, $7, $8, $9, $10, $11,"
-" $12, $13, $14, $15) RETURNING id";
+"INSERT INTO guard.audit (" INSERT_COLUMNS ")"
+" SELECT " INSERT_VALUES
+" FROM unnest(" INSERT_ARRAYS ")"
+" AS r(" INSERT_COLUMNS ")"
+" RETURNING id, at, backend_pid";
 
 static SPIPlanPtr insert_plan = NULL;
 static int	insert_nargs = 0;		/* which of the two insert_plan is */
@@ -127,30 +142,28 @@ configure_session(void)
  * Text in the audit database's encoding.  With escape, every byte outside
  * ASCII is written as \xNN, which fits any encoding.
  */
-static Datum
-text_datum(const char *str, int encoding, bool escape)
+static char *
+server_text(const char *str, int encoding, bool escape)
 {
-	if (escape)
-	{
-		StringInfoData buf;
-		const unsigned char *p;
+	StringInfoData buf;
+	const unsigned char *p;
 
-		initStringInfo(&buf);
-		for (p = (const unsigned char *) str; *p; p++)
-		{
-			if (*p < 0x80)
-				appendStringInfoChar(&buf, (char) *p);
-			else
-				appendStringInfo(&buf, "\\x%02X", *p);
-		}
-		return CStringGetTextDatum(buf.data);
+	if (!escape)
+		return pg_any_to_server(str, strlen(str), encoding);
+	initStringInfo(&buf);
+	for (p = (const unsigned char *) str; *p; p++)
+	{
+		if (*p < 0x80)
+			appendStringInfoChar(&buf, (char) *p);
+		else
+			appendStringInfo(&buf, "\\x%02X", *p);
 	}
-	return CStringGetTextDatum(pg_any_to_server(str, strlen(str), encoding));
+	return buf.data;
 }
 
 /*
- * The insert's parameters, in order: what each binds and its type.  A 1.0
- * table takes the first INSERT_NARGS_1_0.
+ * The insert's parameters, in order: what each binds and the type of its
+ * elements.  A 1.0 table takes the first INSERT_NARGS_1_0.
  */
 typedef enum BindKind
 {
@@ -167,84 +180,130 @@ static const struct
 	BindKind	kind;
 	GuardField	field;
 	Oid			type;
+	Oid			array_type;
 }			binds[INSERT_NARGS] =
 {
-	{BIND_AT, 0, TIMESTAMPTZOID},
-	{BIND_FIELD, GUARD_FIELD_DATABASE, TEXTOID},
-	{BIND_FIELD, GUARD_FIELD_LOGIN_ROLE, TEXTOID},
-	{BIND_FIELD, GUARD_FIELD_EFFECTIVE_ROLE, TEXTOID},
-	{BIND_FIELD, GUARD_FIELD_CLIENT_ADDR, TEXTOID},
-	{BIND_FIELD, GUARD_FIELD_APPLICATION_NAME, TEXTOID},
-	{BIND_PID, 0, INT4OID},
-	{BIND_FIELD, GUARD_FIELD_COMMAND, TEXTOID},
-	{BIND_OBJECTS, 0, TEXTARRAYOID},
-	{BIND_OBJECT_COUNT, 0, INT4OID},
-	{BIND_FIELD, GUARD_FIELD_STATEMENT, TEXTOID},
-	{BIND_FIELD, GUARD_FIELD_ENVIRONMENT, TEXTOID},
-	{BIND_FIELD, GUARD_FIELD_VERDICT, TEXTOID},
-	{BIND_FIELD, GUARD_FIELD_REASON, TEXTOID},
-	{BIND_CLIPPED, 0, BOOLOID},
-	{BIND_FIELD, GUARD_FIELD_OLD_VALUE, TEXTOID},
-	{BIND_FIELD, GUARD_FIELD_NEW_VALUE, TEXTOID}
+	{BIND_AT, 0, TIMESTAMPTZOID, TIMESTAMPTZARRAYOID},
+	{BIND_FIELD, GUARD_FIELD_DATABASE, TEXTOID, TEXTARRAYOID},
+	{BIND_FIELD, GUARD_FIELD_LOGIN_ROLE, TEXTOID, TEXTARRAYOID},
+	{BIND_FIELD, GUARD_FIELD_EFFECTIVE_ROLE, TEXTOID, TEXTARRAYOID},
+	{BIND_FIELD, GUARD_FIELD_CLIENT_ADDR, TEXTOID, TEXTARRAYOID},
+	{BIND_FIELD, GUARD_FIELD_APPLICATION_NAME, TEXTOID, TEXTARRAYOID},
+	{BIND_PID, 0, INT4OID, INT4ARRAYOID},
+	{BIND_FIELD, GUARD_FIELD_COMMAND, TEXTOID, TEXTARRAYOID},
+	{BIND_OBJECTS, 0, TEXTOID, TEXTARRAYOID},
+	{BIND_OBJECT_COUNT, 0, INT4OID, INT4ARRAYOID},
+	{BIND_FIELD, GUARD_FIELD_STATEMENT, TEXTOID, TEXTARRAYOID},
+	{BIND_FIELD, GUARD_FIELD_ENVIRONMENT, TEXTOID, TEXTARRAYOID},
+	{BIND_FIELD, GUARD_FIELD_VERDICT, TEXTOID, TEXTARRAYOID},
+	{BIND_FIELD, GUARD_FIELD_REASON, TEXTOID, TEXTARRAYOID},
+	{BIND_CLIPPED, 0, BOOLOID, BOOLARRAYOID},
+	{BIND_FIELD, GUARD_FIELD_OLD_VALUE, TEXTOID, TEXTARRAYOID},
+	{BIND_FIELD, GUARD_FIELD_NEW_VALUE, TEXTOID, TEXTARRAYOID}
 };
 
+/* The text of a row's objects as an array literal, every element quoted. */
 static Datum
 objects_datum(const GuardRow *row, int encoding, bool escape)
 {
-	Datum	   *names;
+	StringInfoData buf;
 	ListCell   *lc;
-	int			n = 0;
 
-	names = (Datum *) palloc(sizeof(Datum) * Max(list_length(row->objects), 1));
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
 	foreach(lc, row->objects)
-		names[n++] = text_datum((const char *) lfirst(lc), encoding, escape);
-	return PointerGetDatum(construct_array(names, n, TEXTOID, -1, false,
-										   TYPALIGN_INT));
+	{
+		const char *p = server_text((const char *) lfirst(lc), encoding, escape);
+
+		if (buf.len > 1)
+			appendStringInfoChar(&buf, ',');
+		appendStringInfoChar(&buf, '"');
+		for (; *p; p++)
+		{
+			if (*p == '"' || *p == '\\')
+				appendStringInfoChar(&buf, '\\');
+			appendStringInfoChar(&buf, *p);
+		}
+		appendStringInfoChar(&buf, '"');
+	}
+	appendStringInfoChar(&buf, '}');
+	return CStringGetTextDatum(buf.data);
 }
 
-static int64
-insert_row(const GuardRow *row, int encoding, bool escape)
+/* One row's value for parameter arg. */
+static Datum
+bind_value(int arg, const GuardRow *row, int encoding, bool escape,
+		   bool *isnull)
+{
+	*isnull = false;
+	switch (binds[arg].kind)
+	{
+		case BIND_AT:
+			return TimestampTzGetDatum(row->at);
+		case BIND_FIELD:
+			if (row->field[binds[arg].field] == NULL)
+			{
+				*isnull = true;
+				return (Datum) 0;
+			}
+			return CStringGetTextDatum(server_text(row->field[binds[arg].field],
+												   encoding, escape));
+		case BIND_PID:
+			return Int32GetDatum(row->backend_pid);
+		case BIND_OBJECTS:
+			return objects_datum(row, encoding, escape);
+		case BIND_OBJECT_COUNT:
+			return Int32GetDatum(row->object_count);
+		case BIND_CLIPPED:
+			return BoolGetDatum(row->clipped);
+	}
+	pg_unreachable();
+}
+
+/* Insert n rows with one execution of the plan; their ids into ids. */
+static void
+insert_rows(const GuardRow *rows, const int *encodings, int n, bool escape,
+			int64 *ids)
 {
 	Datum		values[INSERT_NARGS];
-	char		nulls[INSERT_NARGS];
+	Datum	   *elems = (Datum *) palloc(sizeof(Datum) * n);
+	bool	   *elemnulls = (bool *) palloc(sizeof(bool) * n);
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
 	int			arg;
-	bool		isnull;
+	int			i;
 
-	memset(nulls, ' ', sizeof(nulls));
 	for (arg = 0; arg < insert_nargs; arg++)
 	{
-		switch (binds[arg].kind)
-		{
-			case BIND_AT:
-				values[arg] = TimestampTzGetDatum(row->at);
-				break;
-			case BIND_FIELD:
-				if (row->field[binds[arg].field] == NULL)
-					nulls[arg] = 'n';
-				else
-					values[arg] = text_datum(row->field[binds[arg].field],
-											 encoding, escape);
-				break;
-			case BIND_PID:
-				values[arg] = Int32GetDatum(row->backend_pid);
-				break;
-			case BIND_OBJECTS:
-				values[arg] = objects_datum(row, encoding, escape);
-				break;
-			case BIND_OBJECT_COUNT:
-				values[arg] = Int32GetDatum(row->object_count);
-				break;
-			case BIND_CLIPPED:
-				values[arg] = BoolGetDatum(row->clipped);
-				break;
-		}
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+
+		for (i = 0; i < n; i++)
+			elems[i] = bind_value(arg, &rows[i], encodings[i], escape,
+								  &elemnulls[i]);
+		get_typlenbyvalalign(binds[arg].type, &typlen, &typbyval, &typalign);
+		values[arg] = PointerGetDatum(construct_md_array(elems, elemnulls, 1,
+														 dims, lbs,
+														 binds[arg].type,
+														 typlen, typbyval,
+														 typalign));
 	}
 
-	if (SPI_execute_plan(insert_plan, values, nulls, false, 1) != SPI_OK_INSERT_RETURNING ||
-		SPI_processed != 1)
-		elog(ERROR, "guard: unexpected result inserting an audit row");
-	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-									   SPI_tuptable->tupdesc, 1, &isnull));
+	if (SPI_execute_plan(insert_plan, values, NULL, false, 0) != SPI_OK_INSERT_RETURNING ||
+		SPI_processed != (uint64) n)
+		elog(ERROR, "guard: unexpected result inserting %d audit rows", n);
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	tupdesc = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		ids[i] = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 1, &isnull));
+		if (DatumGetTimestampTz(SPI_getbinval(tuple, tupdesc, 2, &isnull)) != rows[i].at ||
+			DatumGetInt32(SPI_getbinval(tuple, tupdesc, 3, &isnull)) != rows[i].backend_pid)
+			elog(ERROR, "guard: audit rows came back in another order than inserted");
+	}
 }
 
 /* The OID of guard.audit, or InvalidOid while it does not exist. */
@@ -304,7 +363,7 @@ prepare_insert(void)
 		insert_plan = NULL;
 	}
 	for (i = 0; i < nargs; i++)
-		argtypes[i] = binds[i].type;
+		argtypes[i] = binds[i].array_type;
 	plan = SPI_prepare(nargs == INSERT_NARGS ? insert_sql : insert_sql_1_0,
 					   nargs, argtypes);
 	if (plan == NULL)
@@ -321,8 +380,6 @@ static void
 write_rows(const GuardRow *rows, const int *encodings, int n, bool escape,
 		   int64 *ids)
 {
-	int			i;
-
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SPI_connect();
@@ -331,8 +388,7 @@ write_rows(const GuardRow *rows, const int *encodings, int n, bool escape,
 
 	find_table();
 	prepare_insert();
-	for (i = 0; i < n; i++)
-		ids[i] = insert_row(&rows[i], encodings[i], escape);
+	insert_rows(rows, encodings, n, escape, ids);
 
 	SPI_finish();
 	PopActiveSnapshot();
