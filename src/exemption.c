@@ -31,9 +31,14 @@
 #include "catalog/pg_namespace.h"
 #include "commands/seclabel.h"
 #include "lib/stringinfo.h"
+#include "access/table.h"
 #include "miscadmin.h"
 #include "tcop/tcopprot.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
 
 #include "guard.h"
 
@@ -98,15 +103,105 @@ ops_string(GuardOps ops)
 	return buf.data;
 }
 
+/*
+ * The labels this session has read, by object: pg_seclabel has no syscache,
+ * and a refusal or a dry run looks up a table's label and its schema's.
+ * Any change of a guard label goes through guard_object_relabel, which
+ * sends an invalidation for the object (relcache for a table, catcache for
+ * a schema); dropping a table or a schema sends one too.  Any such
+ * invalidation empties the cache, which labels rarely change.
+ */
+typedef struct LabelKey
+{
+	Oid			classid;
+	Oid			objid;
+} LabelKey;
+
+typedef struct LabelEntry
+{
+	LabelKey	key;
+	GuardOps	ops;
+} LabelEntry;
+
+static HTAB *label_cache = NULL;
+
+static void
+forget_labels(void)
+{
+	if (label_cache != NULL)
+	{
+		hash_destroy(label_cache);
+		label_cache = NULL;
+	}
+}
+
+static void
+forget_labels_relcache(Datum arg, Oid relid)
+{
+	forget_labels();
+}
+
+static void
+forget_labels_syscache(Datum arg, int cacheid, uint32 hashvalue)
+{
+	forget_labels();
+}
+
 static GuardOps
 label_ops(Oid classid, Oid objid)
 {
 	ObjectAddress object;
+	LabelKey	key;
+	LabelEntry *entry;
+	GuardOps	ops;
+	bool		found;
 
+	if (label_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(LabelKey);
+		ctl.entrysize = sizeof(LabelEntry);
+		ctl.hcxt = CacheMemoryContext;
+		label_cache = hash_create("guard labels", 64, &ctl,
+								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	memset(&key, 0, sizeof(key));
+	key.classid = classid;
+	key.objid = objid;
+	entry = (LabelEntry *) hash_search(label_cache, &key, HASH_FIND, NULL);
+	if (entry != NULL)
+		return entry->ops;
+
+	/* The lookup may take in an invalidation that empties the cache. */
 	object.classId = classid;
 	object.objectId = objid;
 	object.objectSubId = 0;
-	return guard_label_ops(GetSecurityLabel(&object, GUARD_LABEL_PROVIDER));
+	ops = guard_label_ops(GetSecurityLabel(&object, GUARD_LABEL_PROVIDER));
+	if (label_cache != NULL)
+	{
+		entry = (LabelEntry *) hash_search(label_cache, &key, HASH_ENTER, &found);
+		entry->ops = ops;
+	}
+	return ops;
+}
+
+/* Tell every session, this one included, that an object's label changes. */
+static void
+invalidate_label(const ObjectAddress *object)
+{
+	if (object->classId == RelationRelationId)
+		CacheInvalidateRelcacheByRelid(object->objectId);
+	else
+	{
+		Relation	rel = table_open(NamespaceRelationId, AccessShareLock);
+		HeapTuple	tuple = SearchSysCacheCopy1(NAMESPACEOID,
+												ObjectIdGetDatum(object->objectId));
+
+		if (HeapTupleIsValid(tuple))
+			CacheInvalidateHeapTuple(rel, tuple, NULL);
+		table_close(rel, AccessShareLock);
+	}
 }
 
 /* The operations a label's text exempts; none for an empty or bad label. */
@@ -237,6 +332,7 @@ guard_object_relabel(const ObjectAddress *object, const char *seclabel)
 				 errhint("A guard label lists, separated by commas, some of: drop, truncate, delete, update.")));
 
 	old_ops = label_ops(object->classId, object->objectId);
+	invalidate_label(object);
 	if (target == NULL)
 		return;
 
@@ -263,4 +359,6 @@ void
 guard_exemption_init(void)
 {
 	register_label_provider(GUARD_LABEL_PROVIDER, guard_object_relabel);
+	CacheRegisterRelcacheCallback(forget_labels_relcache, (Datum) 0);
+	CacheRegisterSyscacheCallback(NAMESPACEOID, forget_labels_syscache, (Datum) 0);
 }
