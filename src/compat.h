@@ -105,6 +105,13 @@ typedef NodeInstrumentation GuardNodeInstrumentation;
 typedef Instrumentation GuardNodeInstrumentation;
 #endif
 
+/* A plan node's row counts, allocated on their own (InstrAllocNode in 19). */
+#if PG_VERSION_NUM >= 190000
+#define guard_instr_alloc_rows() InstrAllocNode(INSTRUMENT_ROWS, false)
+#else
+#define guard_instr_alloc_rows() InstrAlloc(1, INSTRUMENT_ROWS, false)
+#endif
+
 /* pg_plan_query() takes the EXPLAIN state, if any, since 19. */
 #if PG_VERSION_NUM >= 190000
 #define guard_plan_query(query, text, options, params) \

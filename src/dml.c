@@ -21,7 +21,9 @@
  *
  * guard.max_rows limits, in production, how many rows a DELETE or UPDATE
  * with a condition may change, rules' actions and WITH clauses included;
- * it is checked in ExecutorFinish.
+ * it is checked in ExecutorFinish.  It also limits how many large objects
+ * one statement rewrites with lo_truncate, lowrite or lo_put (see
+ * count_lo_writes).
  *
  * A statement without DELETE or UPDATE pays a few comparisons here.
  *
@@ -29,10 +31,15 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
+#include "catalog/pg_largeobject.h"
 #include "executor/executor.h"
 #include "executor/instrument.h"
+#include "nodes/nodeFuncs.h"
 #include "nodes/plannodes.h"
 #include "parser/parsetree.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
 
 #include "compat.h"
 #include "guard.h"
@@ -539,10 +546,128 @@ guard_describe_plan(PlannedStmt *pstmt, const char *source)
 	return attempts;
 }
 
+/*
+ * Large objects rewritten by one statement.  lo_truncate, lowrite and lo_put
+ * write pg_largeobject directly, and PostgreSQL calls its own functions
+ * without the function manager's hook, so their calls cannot be counted as
+ * they happen.  What is known: the object-access hook tells, while the plan
+ * is prepared, that an expression calls one (objaccess.c).  For such a plan
+ * alone, and only while guard.max_rows is set, every node counts its rows;
+ * once the statement has finished, the most rows that went through or were
+ * filtered out by any one node bound how many times the function ran, each
+ * call rewriting at most one object.  Over the limit, the statement is
+ * refused and its writes, which are transactional, roll back.
+ */
+typedef struct LoCount
+{
+	QueryDesc  *queryDesc;
+	Oid			funcid;			/* the writer its plan calls */
+} LoCount;
+
+/* Statements being counted; forgotten at the end of the transaction. */
+static List *lo_counts = NIL;
+
+static bool
+count_rows(PlanState *planstate, void *context)
+{
+	if (planstate->instrument == NULL)
+		planstate->instrument = guard_instr_alloc_rows();
+	return planstate_tree_walker(planstate, count_rows, context);
+}
+
+static bool
+most_rows(PlanState *planstate, void *context)
+{
+	GuardNodeInstrumentation *instr = planstate->instrument;
+	double	   *most = (double *) context;
+
+	if (instr != NULL)
+		*most = Max(*most, instr->ntuples + instr->tuplecount +
+					instr->nfiltered1 + instr->nfiltered2);
+	return planstate_tree_walker(planstate, most_rows, context);
+}
+
+static void
+count_lo_writes(QueryDesc *queryDesc, Oid funcid)
+{
+	MemoryContext oldcxt;
+	LoCount    *count;
+	ListCell   *lc;
+
+	oldcxt = MemoryContextSwitchTo(queryDesc->estate->es_query_cxt);
+	count_rows(queryDesc->planstate, NULL);
+	foreach(lc, queryDesc->estate->es_subplanstates)
+	{
+		if (lfirst(lc) != NULL)
+			count_rows((PlanState *) lfirst(lc), NULL);
+	}
+	MemoryContextSwitchTo(TopMemoryContext);
+	count = (LoCount *) palloc(sizeof(LoCount));
+	count->queryDesc = queryDesc;
+	count->funcid = funcid;
+	lo_counts = lappend(lo_counts, count);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+static void
+check_lo_writes(QueryDesc *queryDesc)
+{
+	ListCell   *lc;
+
+	foreach(lc, lo_counts)
+	{
+		LoCount    *count = (LoCount *) lfirst(lc);
+		double		rows = 0;
+		ListCell   *sc;
+		GuardTarget *target;
+		GuardAttempt attempt;
+
+		if (count->queryDesc != queryDesc)
+			continue;
+		lo_counts = foreach_delete_current(lo_counts, lc);
+
+		most_rows(queryDesc->planstate, &rows);
+		foreach(sc, queryDesc->estate->es_subplanstates)
+		{
+			if (lfirst(sc) != NULL)
+				most_rows((PlanState *) lfirst(sc), &rows);
+		}
+		if (!guard_rows_over_limit((uint64) rows))
+			return;
+		target = guard_target_relation(LargeObjectRelationId, 0,
+									   GUARD_ACTION_UPDATE);
+		if (target == NULL)
+			return;
+		memset(&attempt, 0, sizeof(attempt));
+		attempt.command = get_func_name(count->funcid);
+		attempt.statement = guard_statement_text(queryDesc->sourceText,
+												 queryDesc->plannedstmt->stmt_location,
+												 queryDesc->plannedstmt->stmt_len);
+		attempt.targets = list_make1(target);
+		attempt.rows = (uint64) rows;
+		guard_enforce(&attempt);
+		return;
+	}
+}
+
+static void
+forget_lo_counts(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_PREPARE)
+	{
+		list_free_deep(lo_counts);
+		lo_counts = NIL;
+	}
+}
+
 static void
 guard_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	PlannedStmt *pstmt = queryDesc->plannedstmt;
+	Oid			outer_lo_writer = guard_lo_writer_take();
+	Oid			lo_writer;
 
 	guard_session_check(NULL);
 	if (may_change_rows(pstmt) &&
@@ -562,6 +687,15 @@ guard_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		prev_ExecutorStart(queryDesc, eflags);
 	else
 		standard_ExecutorStart(queryDesc, eflags);
+
+	lo_writer = guard_lo_writer_take();
+	if (OidIsValid(lo_writer) && (eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 &&
+		queryDesc->planstate != NULL &&
+		guard_row_limit_set() && guard_policy_active())
+		count_lo_writes(queryDesc, lo_writer);
+	/* A plan prepared around this one keeps what it had found. */
+	if (OidIsValid(outer_lo_writer))
+		guard_lo_writer_note(outer_lo_writer);
 }
 
 /*
@@ -570,11 +704,19 @@ guard_ExecutorStart(QueryDesc *queryDesc, int eflags)
  * the refusal rolls them all back, with what AFTER triggers did.
  *
  * The statement that sets the command tag counts its rows in es_processed
- * at no cost.  A rule's action and a DELETE or UPDATE inside WITH do not;
- * for those plans alone, and only while the limit is set, ExecutorStart
- * asks the executor to count rows (INSTRUMENT_ROWS), and the count is read
- * from what the ModifyTable node consumed.
+ * at no cost.  A rule's action and a DELETE or UPDATE inside WITH do not,
+ * and an upsert's count mixes inserted and overwritten rows; for those
+ * plans alone, and only while the limit is set, ExecutorStart asks the
+ * executor to count rows (INSTRUMENT_ROWS), and the count is read from
+ * what the ModifyTable node consumed, or from the conflicts it met.
  */
+static bool
+is_upsert(Plan *plan)
+{
+	return IsA(plan, ModifyTable) &&
+		((ModifyTable *) plan)->onConflictAction == ONCONFLICT_UPDATE;
+}
+
 static bool
 needs_row_counts(PlannedStmt *pstmt)
 {
@@ -582,6 +724,8 @@ needs_row_counts(PlannedStmt *pstmt)
 
 	if (IsA(pstmt->planTree, ModifyTable) && !pstmt->canSetTag &&
 		(pstmt->commandType == CMD_DELETE || pstmt->commandType == CMD_UPDATE))
+		return true;
+	if (is_upsert(pstmt->planTree))
 		return true;
 	if (!pstmt->hasModifyingCTE)
 		return false;
@@ -591,7 +735,8 @@ needs_row_counts(PlannedStmt *pstmt)
 
 		if (plan != NULL && IsA(plan, ModifyTable) &&
 			(((ModifyTable *) plan)->operation == CMD_DELETE ||
-			 ((ModifyTable *) plan)->operation == CMD_UPDATE))
+			 ((ModifyTable *) plan)->operation == CMD_UPDATE ||
+			 is_upsert(plan)))
 			return true;
 	}
 	return false;
@@ -632,6 +777,19 @@ check_counted(QueryDesc *queryDesc, PlanState *planstate)
 		return;
 	mtstate = (ModifyTableState *) planstate;
 	mt = (ModifyTable *) planstate->plan;
+
+	/*
+	 * An upsert overwrites the rows it conflicts with: the executor counts
+	 * them as it does for EXPLAIN ANALYZE ("Conflicting Tuples"), those that
+	 * the DO UPDATE's WHERE then leaves alone included.
+	 */
+	if (is_upsert((Plan *) mt))
+	{
+		instr = planstate->instrument;
+		if (instr != NULL && guard_rows_over_limit((uint64) instr->ntuples2))
+			refuse_over_limit(queryDesc, mt, (uint64) instr->ntuples2);
+		return;
+	}
 	if (mt->canSetTag ||
 		(mt->operation != CMD_DELETE && mt->operation != CMD_UPDATE))
 		return;
@@ -676,6 +834,9 @@ guard_ExecutorFinish(QueryDesc *queryDesc)
 	else
 		standard_ExecutorFinish(queryDesc);
 
+	if (lo_counts != NIL)
+		check_lo_writes(queryDesc);
+
 	if (guard_row_limit_set() && estate != NULL && may_change_rows(pstmt) &&
 		!prunes_audit(pstmt) &&
 		guard_policy_active())
@@ -712,4 +873,5 @@ guard_dml_init(void)
 	ExecutorStart_hook = guard_ExecutorStart;
 	prev_ExecutorFinish = ExecutorFinish_hook;
 	ExecutorFinish_hook = guard_ExecutorFinish;
+	RegisterXactCallback(forget_lo_counts, NULL);
 }

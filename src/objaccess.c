@@ -9,6 +9,10 @@
  * utility.c), which judges them all when it ends; a drop or truncate with
  * no guarded statement around it is judged at once, before it happens.
  *
+ * It also learns which functions a plan calls (OAT_FUNCTION_EXECUTE, as the
+ * executor prepares each call): the functions that rewrite large objects
+ * are counted against guard.max_rows (dml.c).
+ *
  * Drops PostgreSQL makes on its own (the transient heaps of CLUSTER,
  * VACUUM FULL, REFRESH MATERIALIZED VIEW and table rewrites, temporary
  * schema cleanup, ON COMMIT DROP) carry PERFORM_DELETION_INTERNAL and are
@@ -25,11 +29,46 @@
 #include "catalog/pg_database.h"
 #include "catalog/pg_largeobject.h"
 #include "tcop/tcopprot.h"
+#include "utils/fmgroids.h"
 
 #include "guard.h"
 
 /* Saved hook values, to chain to. */
 static object_access_hook_type prev_object_access_hook = NULL;
+
+/* The last large-object writer a plan being prepared calls, if any. */
+static Oid	lo_writer_called = InvalidOid;
+
+/*
+ * The functions that change the contents of an existing large object:
+ * lo_truncate and lowrite through a descriptor opened for writing, lo_put
+ * by the object's id.
+ */
+static bool
+is_lo_writer(Oid funcid)
+{
+	return funcid == F_LO_TRUNCATE || funcid == F_LO_TRUNCATE64 ||
+		funcid == F_LOWRITE || funcid == F_LO_PUT;
+}
+
+/*
+ * The large-object writer called by the expressions prepared since the
+ * last call (InvalidOid: none), and forget it.
+ */
+Oid
+guard_lo_writer_take(void)
+{
+	Oid			funcid = lo_writer_called;
+
+	lo_writer_called = InvalidOid;
+	return funcid;
+}
+
+void
+guard_lo_writer_note(Oid funcid)
+{
+	lo_writer_called = funcid;
+}
 
 static const char *
 command_for(ObjectAccessType access, const GuardTarget *target)
@@ -89,6 +128,13 @@ guard_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 
 	if (prev_object_access_hook)
 		prev_object_access_hook(access, classId, objectId, subId, arg);
+
+	if (access == OAT_FUNCTION_EXECUTE)
+	{
+		if (is_lo_writer(objectId))
+			lo_writer_called = objectId;
+		return;
+	}
 
 	if (access == OAT_DROP && classId == LargeObjectRelationId)
 	{
