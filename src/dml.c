@@ -666,8 +666,11 @@ static void
 guard_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	PlannedStmt *pstmt = queryDesc->plannedstmt;
-	Oid			outer_lo_writer = guard_lo_writer_take();
-	Oid			lo_writer;
+
+	/* A plan prepared around this one keeps what it had found. */
+	Oid			outer_lo_writer = guard_lo_writer_called;
+
+	guard_lo_writer_called = InvalidOid;
 
 	guard_session_check(NULL);
 	if (may_change_rows(pstmt) &&
@@ -688,14 +691,12 @@ guard_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	else
 		standard_ExecutorStart(queryDesc, eflags);
 
-	lo_writer = guard_lo_writer_take();
-	if (OidIsValid(lo_writer) && (eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 &&
+	if (unlikely(OidIsValid(guard_lo_writer_called)) &&
+		(eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 &&
 		queryDesc->planstate != NULL &&
 		guard_row_limit_set() && guard_policy_active())
-		count_lo_writes(queryDesc, lo_writer);
-	/* A plan prepared around this one keeps what it had found. */
-	if (OidIsValid(outer_lo_writer))
-		guard_lo_writer_note(outer_lo_writer);
+		count_lo_writes(queryDesc, guard_lo_writer_called);
+	guard_lo_writer_called = outer_lo_writer;
 }
 
 /*

@@ -228,8 +228,7 @@ extern void guard_session_check(Node *stmt);
 
 /* objaccess.c: the object-access hook */
 extern void guard_objaccess_init(void);
-extern Oid	guard_lo_writer_take(void);
-extern void guard_lo_writer_note(Oid funcid);
+extern Oid	guard_lo_writer_called;
 
 /* dml.c: DELETE and UPDATE without a condition, or past guard.max_rows */
 extern void guard_dml_init(void);

@@ -36,8 +36,12 @@
 /* Saved hook values, to chain to. */
 static object_access_hook_type prev_object_access_hook = NULL;
 
-/* The last large-object writer a plan being prepared calls, if any. */
-static Oid	lo_writer_called = InvalidOid;
+/*
+ * The last large-object writer that an expression being prepared calls
+ * (InvalidOid: none).  guard_ExecutorStart reads and resets it around
+ * the preparation of each plan.
+ */
+Oid			guard_lo_writer_called = InvalidOid;
 
 /*
  * The functions that change the contents of an existing large object:
@@ -49,25 +53,6 @@ is_lo_writer(Oid funcid)
 {
 	return funcid == F_LO_TRUNCATE || funcid == F_LO_TRUNCATE64 ||
 		funcid == F_LOWRITE || funcid == F_LO_PUT;
-}
-
-/*
- * The large-object writer called by the expressions prepared since the
- * last call (InvalidOid: none), and forget it.
- */
-Oid
-guard_lo_writer_take(void)
-{
-	Oid			funcid = lo_writer_called;
-
-	lo_writer_called = InvalidOid;
-	return funcid;
-}
-
-void
-guard_lo_writer_note(Oid funcid)
-{
-	lo_writer_called = funcid;
 }
 
 static const char *
@@ -132,7 +117,7 @@ guard_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	if (access == OAT_FUNCTION_EXECUTE)
 	{
 		if (is_lo_writer(objectId))
-			lo_writer_called = objectId;
+			guard_lo_writer_called = objectId;
 		return;
 	}
 
