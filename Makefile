@@ -21,7 +21,8 @@ OBJS = \
 	src/writer.o \
 	src/functions.o \
 	src/exemption.o \
-	src/config.o
+	src/config.o \
+	src/recyclebin.o
 
 # A fresh install runs the 1.0 script and then every update, so that the
 # upgrade path is exercised by every test run.
@@ -30,7 +31,7 @@ PG_CPPFLAGS = -DGUARD_VERSION=\"$(EXTVERSION)\"
 
 # pg_regress runs against its own throw-away server that preloads guard.
 REGRESS = setup settings override drop truncate alter dml cascade routes never staging audit \
-	exemption config_audit blast_radius merge dry_run agreement
+	exemption config_audit blast_radius merge dry_run agreement recyclebin
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf \
 	--temp-instance=$(CURDIR)/tmp_check
 

@@ -307,6 +307,9 @@ guard_record_encoding(const void *slot_record)
  * Record a decision: committed to guard.audit by the writer, or written
  * whole to the server log.  Returns only when it is one or the other.
  */
+/* The id of the last row this session recorded in the table; 0: in the log. */
+int64		guard_last_audit_id = 0;
+
 void
 guard_audit_record(const GuardAttempt *attempt, const GuardDecision *decision)
 {
@@ -315,8 +318,12 @@ guard_audit_record(const GuardAttempt *attempt, const GuardDecision *decision)
 	int64		id = 0;
 
 	build_row(attempt, decision, &row);
+	guard_last_audit_id = 0;
 	if (guard_queue_put(&row, &id, failure, sizeof(failure)))
+	{
+		guard_last_audit_id = id;
 		log_row(&row, id, NULL);
+	}
 	else
 	{
 		guard_queue_count_fallback();

@@ -175,4 +175,12 @@ guard_storage_has_blocks(Oid spcoid, Oid dboid, Oid filenumber)
 	return smgrexists(srel, MAIN_FORKNUM) && smgrnblocks(srel, MAIN_FORKNUM) > 0;
 }
 
+/* Whether the current user owns a relation (object_ownercheck since 16). */
+#if PG_VERSION_NUM >= 160000
+#define guard_owns_relation(relid) \
+	object_ownercheck(RelationRelationId, (relid), GetUserId())
+#else
+#define guard_owns_relation(relid) pg_class_ownercheck((relid), GetUserId())
+#endif
+
 #endif							/* GUARD_COMPAT_H */

@@ -276,6 +276,26 @@ define_settings(void)
 							0,
 							check_max_rows, NULL, NULL);
 
+	DefineCustomIntVariable("guard.recycle_retention",
+							"How long a table that an overridden DROP TABLE lets through is kept.",
+							"In production (and in staging, as a rehearsal), such a table is kept in "
+							"the recycle bin for this long, and guard.undrop puts it back. 0 keeps nothing.",
+							&guard_recycle_retention,
+							7 * 24 * 60, 0, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_MIN,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("guard.recycle_max_size",
+							"Most space the recycle bin of one database may take.",
+							"In production, a DROP TABLE that would make the bin larger is refused. "
+							"0 sets no cap.",
+							&guard_recycle_max_size,
+							0, 0, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_MB,
+							NULL, NULL, NULL);
+
 	DefineCustomEnumVariable("guard.on_refusal",
 							 "What becomes of a client session after a statement refused in production.",
 							 "With \"disconnect\", the client receives the refusal's ERROR, and the session "

@@ -140,6 +140,7 @@ typedef struct GuardDecision
 	bool		record;			/* whether the audit keeps a row for it */
 	bool		exempted;		/* some targets were exempt by label */
 	const char *detail;			/* more to say in a refusal, or NULL */
+	const char *hint;			/* what to do instead, when not the override */
 } GuardDecision;
 
 typedef enum GuardWriterState
@@ -204,6 +205,8 @@ extern int	guard_audit_timeout;
 extern int	guard_audit_queue_size;
 extern bool guard_audit_development;
 extern int	guard_max_rows;
+extern int	guard_recycle_retention;
+extern int	guard_recycle_max_size;
 extern int	guard_on_refusal;
 extern bool guard_is_writer;
 extern const char *guard_environment_name(GuardEnvironment environment);
@@ -229,6 +232,10 @@ extern void guard_session_check(Node *stmt);
 /* objaccess.c: the object-access hook */
 extern void guard_objaccess_init(void);
 extern Oid	guard_lo_writer_called;
+
+/* recyclebin.c: undo of overridden drops */
+extern bool guard_recycle_drop(Node *parsetree, const GuardAttempt *attempt,
+							   const GuardDecision *decision);
 
 /* dml.c: DELETE and UPDATE without a condition, or past guard.max_rows */
 extern void guard_dml_init(void);
@@ -285,6 +292,8 @@ extern void guard_end_session(void);
 extern const char *guard_verdict_name(GuardVerdict verdict);
 extern void guard_permit_drop_database(Oid dbid, const char *reason);
 extern void guard_permit_alter_system(const char *setting, const char *reason);
+extern void guard_record_allowed(const char *command, GuardTarget *target,
+								 const char *statement, const char *reason);
 extern void guard_record_prune(Oid audit_relid, const char *statement,
 							   const char *cutoff, uint64 removed);
 
@@ -292,6 +301,7 @@ extern void guard_record_prune(Oid audit_relid, const char *statement,
 extern bool guard_pruning;
 
 /* audit.c: the record of a decision, and the log */
+extern int64 guard_last_audit_id;
 extern void guard_audit_record(const GuardAttempt *attempt,
 							   const GuardDecision *decision);
 extern Size guard_record_size(void);

@@ -499,6 +499,7 @@ guard_decide_in(const GuardAttempt *attempt, GuardEnvironment environment,
 	decision->record = false;
 	decision->exempted = false;
 	decision->detail = NULL;
+	decision->hint = NULL;
 	if (attempt->rows > 0)
 		decision->detail = psprintf("It would change " UINT64_FORMAT " rows, more than \"guard.max_rows\" (%d).",
 									attempt->rows, guard_max_rows);
@@ -676,6 +677,7 @@ guard_act(const GuardAttempt *attempt, const GuardDecision *decision)
 				 errdetail("The server is marked as production by \"guard.environment\". %s",
 						   decision->detail) :
 				 errdetail("The server is marked as production by \"guard.environment\"."),
+				 decision->hint ? errhint("%s", decision->hint) :
 				 tool ? errhint("%s", tool) :
 				 database ?
 				 errhint("If this is intended, first run SELECT guard.permit_drop_database('<database>', '<reason>') in the database \"%s\", in the same session.",
@@ -707,14 +709,27 @@ void
 guard_record_prune(Oid audit_relid, const char *statement, const char *cutoff,
 				   uint64 removed)
 {
-	GuardAttempt attempt;
-	GuardDecision decision;
 	GuardTarget *target = guard_target_relation(audit_relid, 0, GUARD_ACTION_DELETE);
 
-	if (target == NULL)
-		return;
+	if (target != NULL)
+		guard_record_allowed("guard.prune", target, statement,
+							 psprintf("removed " UINT64_FORMAT " rows recorded before %s",
+									  removed, cutoff));
+}
+
+/*
+ * Record what guard itself did, as allowed, with what it did as the
+ * reason: guard.prune, and the recycle bin's keeps, undos and purges.
+ */
+void
+guard_record_allowed(const char *command, GuardTarget *target,
+					 const char *statement, const char *reason)
+{
+	GuardAttempt attempt;
+	GuardDecision decision;
+
 	memset(&attempt, 0, sizeof(attempt));
-	attempt.command = "guard.prune";
+	attempt.command = command;
 	attempt.statement = statement;
 	attempt.targets = list_make1(target);
 	memset(&decision, 0, sizeof(decision));
@@ -722,8 +737,7 @@ guard_record_prune(Oid audit_relid, const char *statement, const char *cutoff,
 	decision.environment = (GuardEnvironment) guard_environment;
 	decision.targets = attempt.targets;
 	decision.record = true;
-	decision.reason = psprintf("removed " UINT64_FORMAT " rows recorded before %s",
-							   removed, cutoff);
+	decision.reason = reason;
 	guard_act(&attempt, &decision);
 }
 

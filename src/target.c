@@ -155,6 +155,17 @@ guard_target_check_rows(GuardTarget *target, LOCKMODE lockmode)
 		LockRelationOid(relid, lockmode);
 		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
 			return false;
+
+		/*
+		 * Renamed or moved meanwhile (the recycle bin moves the tables it
+		 * keeps): the statement looks its name up again, and PostgreSQL
+		 * reports what it finds.
+		 */
+		if (target->kind == GUARD_TARGET_TABLE && !target->temporary &&
+			strcmp(quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+											  get_rel_name(relid)),
+				   target->name) != 0)
+			return false;
 	}
 	target->empty = relation_holds_no_committed_row(relid,
 													lockmode != NoLock ? lockmode : AccessShareLock);

@@ -585,6 +585,10 @@ guard_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 											 pstmt->stmt_len);
 	final = decide_before(parsetree, &attempt, &decision);
 
+	/* An overridden DROP TABLE keeps its tables instead (recyclebin.c). */
+	if (!final && guard_recycle_drop(parsetree, &attempt, &decision))
+		return;
+
 	if (statement_sets(parsetree))
 	{
 		call_previous(pstmt, queryString, readOnlyTree, context, params,

@@ -1,7 +1,7 @@
 # guard on a primary and a streaming standby built by pg_basebackup: the
 # audit rows replicate, guard stays out of recovery and read-only queries,
-# and a promoted standby refuses the same statements and goes on writing
-# the audit trail it inherited.
+# and a promoted standby refuses the same statements, goes on writing the
+# audit trail it inherited, and undrops what the primary's recycle bin kept.
 use strict;
 use warnings;
 
@@ -81,8 +81,26 @@ is($standby->safe_psql('postgres',
 		"SELECT to_regclass('legacy') IS NULL AND (SELECT count(*) FROM score) = 900"),
 	't', 'the standby replays the overridden drop');
 is($standby->safe_psql('postgres',
-		"SELECT verdict || ': ' || reason FROM guard.audit WHERE objects = '{public.legacy}'"),
-	'overridden: REP-1: retire legacy', 'and its audit row');
+		"SELECT string_agg(command || ' ' || verdict, ', ' ORDER BY id) FROM guard.audit WHERE objects = '{public.legacy}'"),
+	'DROP TABLE overridden, guard.keep allowed', 'and its audit rows: the drop, and the keep of the recycle bin');
+
+# The recycle bin: a table that an overridden DROP TABLE let through is
+# kept through a restart, and replicates with the catalog.
+$primary->safe_psql('postgres', q{
+	CREATE TABLE ledger (id int PRIMARY KEY, amount int);
+	INSERT INTO ledger SELECT g, g * 10 FROM generate_series(1, 300) g;
+	BEGIN;
+	SET LOCAL guard.override = 'OPS-20: the wrong table';
+	DROP TABLE ledger;
+	COMMIT;
+});
+$primary->restart;
+is($primary->safe_psql('postgres', q{SELECT "table" || ' ' || reason FROM guard.recyclebin ORDER BY 1}),
+	"public.ledger OPS-20: the wrong table\npublic.legacy REP-1: retire legacy",
+	'kept tables are still kept after a restart');
+$primary->wait_for_catchup($standby);
+is($standby->safe_psql('postgres', q{SELECT "table" FROM guard.recyclebin ORDER BY 1}),
+	"public.ledger\npublic.legacy", 'and the standby has them');
 
 # Failover: the primary goes away, the standby is promoted.
 my $inherited = $standby->safe_psql('postgres', 'SELECT count(*) FROM guard.audit');
@@ -109,6 +127,17 @@ is($standby->safe_psql('postgres',
 	'allowed', 'and records it as allowed');
 is($standby->safe_psql('postgres', 'SELECT count(*) FROM score'), '900',
 	'nothing was lost in the failover');
+
+# The promoted standby puts the kept table back, with every row, and
+# records it.
+is($standby->safe_psql('postgres', q{SELECT guard.undrop('public.ledger')}), 'ledger',
+	'the promoted standby undrops the kept table');
+is($standby->safe_psql('postgres', 'SELECT count(*), sum(amount) FROM ledger'), '300|451500',
+	'with every row');
+$standby->poll_query_until('postgres', q{
+	SELECT count(*) = 1 FROM guard.audit WHERE command = 'guard.undrop' AND objects = '{public.ledger}'})
+  or die 'the undrop left no audit row';
+ok(1, 'the undrop is recorded');
 
 # Ids go on increasing after the rows the primary wrote.
 is($standby->safe_psql('postgres', q{

@@ -146,7 +146,7 @@ sub defaults
 	return join("\n",
 		'guard.audit_development|off', 'guard.audit_queue_size|256', "guard.audit_timeout|$timeout",
 		'guard.database|postgres', 'guard.environment|production', 'guard.max_rows|0',
-		'guard.on_refusal|error');
+		'guard.on_refusal|error', 'guard.recycle_max_size|0', 'guard.recycle_retention|10080');
 }
 
 # --- 1. The configuration file at start ---

@@ -1,4 +1,4 @@
-# Updating the extension from 1.0 to 1.1 and 1.2 on a production server: the writer
+# Updating the extension from 1.0 to 1.1, 1.2 and 1.3 on a production server: the writer
 # writes into a 1.0 table, ALTER EXTENSION guard UPDATE is not refused (it
 # adds columns and destroys nothing), every old row survives unchanged, the
 # id sequence continues, and rows written afterwards carry old_value and
@@ -40,8 +40,8 @@ sub refuse
 
 is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM pg_available_extension_versions
-	WHERE name = 'guard' AND version IN ('1.0', '1.1', '1.2')}),
-	'3', 'guard 1.0, 1.1 and 1.2 are available');
+	WHERE name = 'guard' AND version IN ('1.0', '1.1', '1.2', '1.3')}),
+	'4', 'guard 1.0, 1.1, 1.2 and 1.3 are available');
 
 $node->safe_psql('postgres', q{CREATE EXTENSION guard VERSION '1.0'});
 wait_for_writer($node);
@@ -186,9 +186,24 @@ is($node->safe_psql('postgres', q{
 	SELECT to_regprocedure('guard.permit_alter_system(text, text)') IS NOT NULL}),
 	't', 'guard.permit_alter_system exists');
 
+# 1.2 to 1.3: the recycle bin's view and functions.  Nothing is rewritten.
+($ret, $out, $err) = $node->psql('postgres', q{ALTER EXTENSION guard UPDATE TO '1.3'});
+is($ret, 0, 'ALTER EXTENSION guard UPDATE TO 1.3 is not refused in production')
+  or diag($err);
+is($node->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'guard'}),
+	'1.3', 'extversion is 1.3');
+is($node->safe_psql('postgres', q{SELECT pg_relation_filenode('guard.audit')}), $filenode,
+	'the audit table was not rewritten by 1.3 either');
+is(checksum($node, 'postgres', $max_id), $sum_before, 'every old row is unchanged after 1.3');
+is($node->safe_psql('postgres', q{
+	SELECT to_regprocedure('guard.undrop(text, name)') IS NOT NULL
+	   AND to_regprocedure('guard.purge(text)') IS NOT NULL
+	   AND to_regclass('guard.recyclebin') IS NOT NULL}),
+	't', 'guard.undrop, guard.purge and guard.recyclebin exist');
+
 # The 1.0 dump restored into another production server.  pg_dump writes
 # "CREATE EXTENSION IF NOT EXISTS guard WITH SCHEMA guard" without a
-# version, so the restored extension is the default version, 1.2, and the
+# version, so the restored extension is the default version, 1.3, and the
 # 1.0 rows are copied into it by name.
 my ($toc) = run_command([ 'pg_restore', '-f', '-', $dump ]);
 like($toc, qr/^CREATE EXTENSION IF NOT EXISTS guard WITH SCHEMA guard;$/m,
@@ -202,7 +217,7 @@ $other->command_ok([ 'pg_restore', '--exit-on-error', '-d', $other->connstr('res
 	'the 1.0 dump restores into a production server');
 wait_for_writer($other, 'restored');
 is($other->safe_psql('restored', q{SELECT extversion FROM pg_extension WHERE extname = 'guard'}),
-	'1.2', 'the restored extension is at the default version, 1.2, not 1.0');
+	'1.3', 'the restored extension is at the default version, 1.3, not 1.0');
 is(checksum($other, 'restored', $max_id), $sum_before, 'with every 1.0 row unchanged');
 is($other->safe_psql('restored', q{
 	SELECT count(*) FROM guard.audit WHERE old_value IS NOT NULL OR new_value IS NOT NULL}),

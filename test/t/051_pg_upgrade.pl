@@ -63,8 +63,9 @@ sub audit_sql
 	FROM guard.audit a WHERE id <= } . ($upto // 'id');
 }
 
-# Audit rows of every kind: refusals, an override, a warned-level setting
-# change with its values, a refused dropdb.
+# Audit rows of every kind: refusals, an override (whose table the recycle
+# bin keeps), a warned-level setting change with its values, a refused
+# dropdb.
 foreach my $sql ('DROP TABLE score', 'TRUNCATE game CASCADE', 'DELETE FROM event',
 	'ALTER TABLE blob DROP COLUMN body', 'DROP DATABASE app')
 {
@@ -82,12 +83,12 @@ $old->safe_psql('app', q{
 });
 is($old->safe_psql('audit', q{
 	SELECT string_agg(verdict, ',' ORDER BY id) FROM guard.audit}),
-	'blocked,blocked,blocked,blocked,blocked,overridden,allowed',
-	'the old cluster has its audit rows');
+	'blocked,blocked,blocked,blocked,blocked,overridden,allowed,allowed',
+	'the old cluster has its audit rows (the scratch table\'s drop and keep among them)');
 my $data_before = $old->safe_psql('app', $data_sql);
 my $audit_before = $old->safe_psql('audit', audit_sql());
 my ($audit_rows, $max_id) = split / /, $audit_before;
-is($audit_rows, '7', 'seven audit rows');
+is($audit_rows, '8', 'eight audit rows');
 my $ext_before = $old->safe_psql('audit',
 	q{SELECT extversion FROM pg_extension WHERE extname = 'guard'});
 
@@ -149,6 +150,10 @@ SKIP:
 	is($new->safe_psql('audit', q{SELECT extversion FROM pg_extension WHERE extname = 'guard'}),
 		$ext_before, "the extension is still at $ext_before");
 	is($new->safe_psql('app', $data_sql), $data_before, 'every row of user data is there');
+	is($new->safe_psql('app', q{
+		SELECT n.nspname ~ '^guard_bin_[0-9]+$' AND (SELECT count(*) FROM pg_class WHERE relname = 'scratch') = 1
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname = 'scratch'}),
+		't', 'the table the recycle bin kept is still kept');
 	is($new->safe_psql('postgres', q{
 		SELECT array_to_string(setconfig, ',') FROM pg_db_role_setting s
 		JOIN pg_roles r ON r.oid = s.setrole WHERE r.rolname = 'migrator'}),

@@ -1,0 +1,200 @@
+--
+-- The recycle bin: in production, a table that an overridden DROP TABLE
+-- lets through is kept, and guard.undrop puts it back as it was.
+--
+\set SHOW_CONTEXT never
+
+CREATE SCHEMA recyclebin_t;
+SET search_path = recyclebin_t, public;
+CREATE ROLE regress_reader;
+SHOW guard.recycle_retention;
+
+CREATE TABLE team (id int PRIMARY KEY, name text);
+INSERT INTO team VALUES (1, 'red'), (2, 'blue');
+CREATE TABLE score (
+	id serial PRIMARY KEY,
+	team_id int REFERENCES team,
+	points int NOT NULL DEFAULT 7 CHECK (points >= 0),
+	note text
+);
+INSERT INTO score (team_id, points, note)
+SELECT 1 + g % 2, g, repeat(md5(g::text), 100) FROM generate_series(1, 500) g;
+CREATE INDEX score_points ON score (points);
+COMMENT ON TABLE score IS 'points per team';
+COMMENT ON COLUMN score.note IS 'free text';
+GRANT SELECT ON score TO regress_reader;
+ALTER TABLE score ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own_team ON score USING (team_id = 1);
+CREATE FUNCTION no_negative() RETURNS trigger LANGUAGE plpgsql AS
+	$$BEGIN NEW.points := greatest(NEW.points, 0); RETURN NEW; END$$;
+CREATE TRIGGER score_no_negative BEFORE INSERT ON score
+	FOR EACH ROW EXECUTE FUNCTION no_negative();
+
+-- Without the override: refused, nothing kept.
+DROP TABLE score;
+SELECT count(*) FROM guard.recyclebin WHERE "table" LIKE 'recyclebin_t.%';
+
+-- With it: the table is gone from its schema, and kept.
+BEGIN;
+SET LOCAL guard.override = 'OPS-7: drop the old scores';
+DROP TABLE score;
+COMMIT;
+SELECT count(*) FROM score;
+SELECT "table", command, kept_by, reason, size > 8192 * 4 AS holds_rows,
+	   expires - kept_at AS kept_for,
+	   audit_id = (SELECT max(id) FROM guard.audit WHERE command = 'DROP TABLE') AS points_at_drop
+FROM guard.recyclebin WHERE "table" LIKE 'recyclebin_t.%';
+SELECT command, verdict, objects,
+	   regexp_replace(reason, 'guard_bin_\d+ until .*, for the statement recorded as id \d+$',
+					  'guard_bin_N until (7 days on), for the statement recorded as id N') AS reason
+FROM guard.audit WHERE command IN ('DROP TABLE', 'guard.keep') ORDER BY id DESC LIMIT 2;
+-- The name is free again.
+CREATE TABLE score (id int);
+-- So it cannot come back under it.
+SELECT guard.undrop('recyclebin_t.score');
+SELECT guard.undrop('recyclebin_t.nothing');
+DROP TABLE score;
+
+-- Back, as it was.
+SELECT guard.undrop('recyclebin_t.score');
+SELECT count(*), sum(points), sum(length(note)) FROM score;
+SELECT pg_get_constraintdef(oid) FROM pg_constraint
+WHERE conrelid = 'score'::regclass ORDER BY conname;
+SELECT indexname FROM pg_indexes
+WHERE schemaname = 'recyclebin_t' AND tablename = 'score' ORDER BY 1;
+SELECT pg_get_expr(adbin, adrelid) FROM pg_attrdef WHERE adrelid = 'score'::regclass ORDER BY adnum;
+SELECT nextval('score_id_seq');
+SELECT obj_description('score'::regclass, 'pg_class'), col_description('score'::regclass, 4);
+SELECT has_table_privilege('regress_reader', 'score', 'SELECT');
+SELECT polname, pg_get_expr(polqual, polrelid) FROM pg_policy WHERE polrelid = 'score'::regclass;
+SELECT tgname FROM pg_trigger WHERE tgrelid = 'score'::regclass AND NOT tgisinternal;
+INSERT INTO score (team_id, points) VALUES (1, -5) RETURNING points;
+SELECT count(*) FROM guard.recyclebin WHERE "table" LIKE 'recyclebin_t.%';
+SELECT command, verdict, objects, reason ~ '^put back from guard_bin_\d+, where it was kept since ' AS reason_ok
+FROM guard.audit ORDER BY id DESC LIMIT 1;
+
+-- Under another name, when the name is taken.
+BEGIN;
+SET LOCAL guard.override = 'OPS-8: drop it again';
+DROP TABLE score;
+COMMIT;
+CREATE TABLE score (id int);
+SELECT guard.undrop('recyclebin_t.score', 'score_restored');
+SELECT count(*) FROM score_restored;
+DROP TABLE score;
+
+-- A partitioned table comes back with its partitions.
+CREATE TABLE event (id int, at date) PARTITION BY RANGE (at);
+CREATE TABLE event_2025 PARTITION OF event FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE TABLE event_2026 PARTITION OF event FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+INSERT INTO event SELECT g, date '2025-06-01' + g FROM generate_series(1, 400) g;
+BEGIN;
+SET LOCAL guard.override = 'OPS-9: events';
+DROP TABLE event;
+COMMIT;
+SELECT count(*) FROM pg_class WHERE relname LIKE 'event%' AND relnamespace = 'recyclebin_t'::regnamespace;
+SELECT guard.undrop('recyclebin_t.event');
+SELECT tableoid::regclass, count(*) FROM event GROUP BY 1 ORDER BY 1;
+
+-- What another object depends on is not kept: without CASCADE PostgreSQL
+-- refuses the drop, with it the drop runs, with a WARNING.
+CREATE VIEW red_team AS SELECT * FROM team WHERE id = 1;
+BEGIN;
+SET LOCAL guard.override = 'OPS-10: team';
+DROP TABLE team;
+ROLLBACK;
+BEGIN;
+SET LOCAL guard.override = 'OPS-10: team';
+DROP TABLE score_restored, team CASCADE;
+COMMIT;
+SELECT to_regclass('team'), to_regclass('red_team');
+SELECT count(*) FROM guard.recyclebin WHERE "table" LIKE 'recyclebin_t.%';
+
+-- What PostgreSQL itself refuses to drop is left to it to refuse.
+BEGIN;
+SET LOCAL guard.override = 'OPS-16: never';
+DROP TABLE pg_catalog.pg_class;
+ROLLBACK;
+
+-- A partition dropped alone is not kept yet.
+BEGIN;
+SET LOCAL guard.override = 'OPS-11: one year';
+DROP TABLE event_2025;
+COMMIT;
+SELECT count(*) FROM guard.recyclebin WHERE "table" LIKE 'recyclebin_t.%';
+
+-- Not kept: an empty table, a table exempt by its label (routine work).
+CREATE TABLE empty_one (id int);
+DROP TABLE empty_one;
+CREATE TABLE daily (id int);
+INSERT INTO daily VALUES (1);
+BEGIN;
+SET LOCAL guard.override = 'OPS-12: daily is dropped every night';
+SECURITY LABEL FOR guard ON TABLE daily IS 'drop';
+COMMIT;
+DROP TABLE daily;
+SELECT count(*) FROM guard.recyclebin WHERE "table" LIKE 'recyclebin_t.%';
+
+-- guard.purge destroys a kept table for good: with the override, recorded.
+BEGIN;
+SET LOCAL guard.override = 'OPS-13: events, really';
+DROP TABLE event;
+COMMIT;
+SELECT guard.purge('recyclebin_t.event');
+BEGIN;
+SET LOCAL guard.override = 'OPS-13: purge the events';
+SELECT guard.purge('recyclebin_t.event');
+COMMIT;
+SELECT count(*) FROM guard.recyclebin WHERE "table" LIKE 'recyclebin_t.%';
+SELECT command, verdict, reason FROM guard.audit ORDER BY id DESC LIMIT 1;
+
+-- An expired entry is purged when the next table is kept.
+CREATE TABLE old_one (id int);
+INSERT INTO old_one VALUES (1);
+BEGIN;
+SET LOCAL guard.override = 'OPS-14: old';
+DROP TABLE old_one;
+COMMIT;
+DO $$
+DECLARE
+	bin text := (SELECT bin FROM guard.recyclebin WHERE "table" = 'recyclebin_t.old_one');
+BEGIN
+	EXECUTE format('COMMENT ON SCHEMA %I IS %L', bin,
+				   jsonb_set(obj_description(bin::regnamespace, 'pg_namespace')::jsonb,
+							 '{expires}', to_jsonb('2000-01-01 00:00:00+00'::text)));
+END
+$$;
+CREATE TABLE newer (id int);
+INSERT INTO newer VALUES (1);
+BEGIN;
+SET LOCAL guard.override = 'OPS-15: newer';
+DROP TABLE newer;
+COMMIT;
+SELECT "table" FROM guard.recyclebin WHERE "table" LIKE 'recyclebin_t.%' ORDER BY 1;
+SELECT command, verdict, objects, reason FROM guard.audit WHERE command = 'guard.purge'
+ORDER BY id DESC LIMIT 1;
+
+-- guard.recycle_max_size caps the bin: past it, production refuses the
+-- drop, and says why.
+ALTER SYSTEM SET guard.recycle_max_size = '1MB';
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.5);
+SHOW guard.recycle_max_size;
+CREATE TABLE big AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 30000) g;
+BEGIN;
+SET LOCAL guard.override = 'OPS-17: big';
+DROP TABLE big;
+ROLLBACK;
+SELECT count(*) FROM big;
+ALTER SYSTEM RESET guard.recycle_max_size;
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.5);
+SHOW guard.recycle_max_size;
+
+-- Clean up: what is left in the bin, and the schema.
+BEGIN;
+SET LOCAL guard.override = 'test: clean up';
+SELECT guard.purge("table") FROM guard.recyclebin;
+DROP SCHEMA recyclebin_t CASCADE;
+COMMIT;
+DROP ROLE regress_reader;
