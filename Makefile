@@ -35,7 +35,7 @@ REGRESS = setup settings override drop truncate alter dml cascade routes never s
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf \
 	--temp-instance=$(CURDIR)/tmp_check
 
-ISOLATION = concurrent labels
+ISOLATION = concurrent labels undrop
 ISOLATION_OPTS = --temp-config=$(srcdir)/test/isolation.conf \
 	--temp-instance=$(CURDIR)/tmp_check_iso \
 	--inputdir=$(srcdir)/test/isolation \

@@ -679,6 +679,13 @@ guard_undrop(PG_FUNCTION_ARGS)
 					 errmsg("guard: the recycle bin entry %s lacks \"%s\"",
 							get_namespace_name(nspid), m->name)));
 		LockRelationOid(m->relid, AccessExclusiveLock);
+		/* Put back by another session while the lock was awaited. */
+		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(m->relid)) ||
+			get_rel_namespace(m->relid) != nspid)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("guard: \"%s\" is not in the recycle bin any more", name),
+					 errdetail("Another session put it back or purged it meanwhile.")));
 		if (top)
 		{
 			top_relid = m->relid;
