@@ -21,8 +21,8 @@
  * is not 0, of tables that nothing outside them depends on.  A drop that
  * would take other objects with it (views, foreign keys of other tables,
  * inheritance children; CASCADE), a partition or an inheritance child
- * dropped alone, DROP SCHEMA, DROP OWNED and TRUNCATE are not kept yet:
- * they run as before, with a WARNING that says so.
+ * dropped alone, DROP SCHEMA, DROP OWNED, DROP EXTENSION and TRUNCATE are
+ * not kept yet: they run as before, with a WARNING that says so.
  *
  * Entries expire after guard.recycle_retention; expired entries of a
  * database are purged when the next table is kept there, and by
@@ -88,6 +88,22 @@ is_bin_schema(const char *nspname)
 	return strncmp(nspname, BIN_PREFIX, strlen(BIN_PREFIX)) == 0;
 }
 
+/* Whether a list of ObjectAddress * holds addr (its whole object). */
+static bool
+address_in(List *addresses, const ObjectAddress *addr)
+{
+	ListCell   *lc;
+
+	foreach(lc, addresses)
+	{
+		ObjectAddress *have = (ObjectAddress *) lfirst(lc);
+
+		if (have->classId == addr->classId && have->objectId == addr->objectId)
+			return true;
+	}
+	return false;
+}
+
 /*
  * Whether something outside members depends on them, or on what goes with
  * them (indexes, constraints, sequences, row types, ...): what a DROP
@@ -129,8 +145,6 @@ has_outside_dependents(List *members)
 		{
 			Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tup);
 			ObjectAddress *addr = palloc(sizeof(ObjectAddress));
-			ListCell   *sc;
-			bool		known = false;
 
 			addr->classId = dep->classid;
 			addr->objectId = dep->objid;
@@ -145,17 +159,7 @@ has_outside_dependents(List *members)
 				dep->deptype != DEPENDENCY_PARTITION_PRI &&
 				dep->deptype != DEPENDENCY_PARTITION_SEC)
 				continue;
-			foreach(sc, set)
-			{
-				ObjectAddress *have = (ObjectAddress *) lfirst(sc);
-
-				if (have->classId == addr->classId && have->objectId == addr->objectId)
-				{
-					known = true;
-					break;
-				}
-			}
-			if (!known)
+			if (!address_in(set, addr))
 				set = lappend(set, addr);
 		}
 		systable_endscan(scan);
@@ -164,21 +168,7 @@ has_outside_dependents(List *members)
 
 	foreach(lc, normal)
 	{
-		ObjectAddress *addr = (ObjectAddress *) lfirst(lc);
-		ListCell   *sc;
-		bool		inside = false;
-
-		foreach(sc, set)
-		{
-			ObjectAddress *have = (ObjectAddress *) lfirst(sc);
-
-			if (have->classId == addr->classId && have->objectId == addr->objectId)
-			{
-				inside = true;
-				break;
-			}
-		}
-		if (!inside)
+		if (!address_in(set, (ObjectAddress *) lfirst(lc)))
 			return true;
 	}
 	return false;
@@ -250,16 +240,6 @@ static char *
 schema_comment(Oid nspid)
 {
 	return GetComment(nspid, NamespaceRelationId, 0);
-}
-
-/* The audit row of a keep, an undo or a purge. */
-static void
-record(const char *command, Oid relid, const char *statement, const char *reason)
-{
-	GuardTarget *target = guard_target_relation(relid, 0, GUARD_ACTION_DROP);
-
-	if (target != NULL)
-		guard_record_allowed(command, target, statement, reason);
 }
 
 /* A kept table, described under the name it had (for purges). */
@@ -490,21 +470,35 @@ guard_recycle_drop(Node *parsetree, const GuardAttempt *attempt,
 	ListCell   *lc;
 	int64		audit_id;
 
-	if (!IsA(parsetree, DropStmt) || stmt->removeType != OBJECT_TABLE ||
-		stmt->concurrent || guard_recycle_retention <= 0 ||
+	if (guard_recycle_retention <= 0 ||
 		!(decision->verdict == GUARD_VERDICT_OVERRIDDEN ||
 		  (decision->verdict == GUARD_VERDICT_WARNED &&
 		   decision->environment == GUARD_ENV_STAGING)))
 		return false;
 
-	members = keepable(stmt, &why);
+	if (IsA(parsetree, DropStmt) && stmt->removeType == OBJECT_TABLE)
+		members = keepable(stmt, &why);
+	else
+	{
+		members = NIL;
+		why = NULL;
+		foreach(lc, decision->targets)
+		{
+			GuardTarget *target = (GuardTarget *) lfirst(lc);
+
+			if (target->kind == GUARD_TARGET_TABLE &&
+				(target->action == GUARD_ACTION_DROP ||
+				 target->action == GUARD_ACTION_TRUNCATE))
+				why = "only the tables of a DROP TABLE are kept yet";
+		}
+	}
 	if (members == NIL)
 	{
 		if (why != NULL)
 			ereport(WARNING,
 					(errmsg("guard: the tables of this %s are not kept in the recycle bin",
 							attempt->command),
-					 errdetail("%s: it runs, and cannot be undone.", why)));
+					 errdetail("It runs, and cannot be undone: %s.", why)));
 		return false;
 	}
 
@@ -658,6 +652,7 @@ guard_undrop(PG_FUNCTION_ARGS)
 	char	   *json = schema_comment(nspid);
 	List	   *members = entry_members(json);
 	Oid			top_relid = InvalidOid;
+	GuardTarget *target;
 	ListCell   *lc;
 
 	if (members == NIL)
@@ -729,9 +724,11 @@ guard_undrop(PG_FUNCTION_ARGS)
 		CommandCounterIncrement();
 	}
 
-	record("guard.undrop", top_relid, debug_query_string,
-		   psprintf("put back from %s, where it was kept since %s",
-					get_namespace_name(nspid), entry_field(json, "at")));
+	target = guard_target_relation(top_relid, 0, GUARD_ACTION_DROP);
+	if (target != NULL)
+		guard_record_allowed("guard.undrop", target, debug_query_string,
+							 psprintf("put back from %s, where it was kept since %s",
+									  get_namespace_name(nspid), entry_field(json, "at")));
 	drop_bin(nspid);
 	PG_RETURN_OID(top_relid);
 }
