@@ -59,7 +59,7 @@ DROP TABLE score;
 SELECT guard.undrop('recyclebin_t.score');
 SELECT count(*), sum(points), sum(length(note)) FROM score;
 SELECT pg_get_constraintdef(oid) FROM pg_constraint
-WHERE conrelid = 'score'::regclass ORDER BY conname;
+WHERE conrelid = 'score'::regclass AND contype IN ('p', 'c', 'f') ORDER BY conname;
 SELECT indexname FROM pg_indexes
 WHERE schemaname = 'recyclebin_t' AND tablename = 'score' ORDER BY 1;
 SELECT pg_get_expr(adbin, adrelid) FROM pg_attrdef WHERE adrelid = 'score'::regclass ORDER BY adnum;
@@ -181,9 +181,21 @@ SELECT pg_reload_conf();
 SELECT pg_sleep(0.5);
 SHOW guard.recycle_max_size;
 CREATE TABLE big AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 30000) g;
+-- (The sizes depend on the major: the bin's is masked.)
 BEGIN;
 SET LOCAL guard.override = 'OPS-17: big';
-DROP TABLE big;
+DO $$
+DECLARE
+	msg text;
+	detail text;
+	hint text;
+BEGIN
+	DROP TABLE big;
+EXCEPTION WHEN insufficient_privilege THEN
+	GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+	RAISE NOTICE E'%\n%\n%', msg, regexp_replace(detail, 'would hold \d+ kB', 'would hold N kB'), hint;
+END
+$$;
 ROLLBACK;
 SELECT count(*) FROM big;
 ALTER SYSTEM RESET guard.recycle_max_size;
