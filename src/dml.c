@@ -653,6 +653,8 @@ check_lo_writes(QueryDesc *queryDesc)
 static void
 forget_lo_counts(XactEvent event, void *arg)
 {
+	if (lo_counts == NIL)
+		return;
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
 		event == XACT_EVENT_PREPARE)
@@ -835,7 +837,7 @@ guard_ExecutorFinish(QueryDesc *queryDesc)
 	else
 		standard_ExecutorFinish(queryDesc);
 
-	if (lo_counts != NIL)
+	if (unlikely(lo_counts != NIL))
 		check_lo_writes(queryDesc);
 
 	if (guard_row_limit_set() && estate != NULL && may_change_rows(pstmt) &&

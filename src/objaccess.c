@@ -105,21 +105,18 @@ count_large_object(void)
 	guard_enforce(&attempt);
 }
 
-static void
-guard_object_access(ObjectAccessType access, Oid classId, Oid objectId,
-					int subId, void *arg)
+/*
+ * A drop or a truncate, out of the hook's way (see guard_object_access):
+ * the previous hook first, then guard's judgement.
+ */
+static pg_noinline void
+object_destroyed(ObjectAccessType access, Oid classId, Oid objectId,
+				 int subId, void *arg)
 {
 	GuardTarget *target = NULL;
 
 	if (prev_object_access_hook)
 		prev_object_access_hook(access, classId, objectId, subId, arg);
-
-	if (access == OAT_FUNCTION_EXECUTE)
-	{
-		if (is_lo_writer(objectId))
-			guard_lo_writer_called = objectId;
-		return;
-	}
 
 	if (access == OAT_DROP && classId == LargeObjectRelationId)
 	{
@@ -163,6 +160,28 @@ guard_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		attempt.targets = list_make1(target);
 		guard_enforce(&attempt);
 	}
+}
+
+/*
+ * The hook itself.  PostgreSQL calls it for every function an executed
+ * expression calls (OAT_FUNCTION_EXECUTE), on the hot path: that case is
+ * decided here in a few instructions, and drops and truncates go on to
+ * object_destroyed.
+ */
+static void
+guard_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+					int subId, void *arg)
+{
+	/*
+	 * Noting the call needs nothing from the previous hook, which is then
+	 * called last: nothing is kept across that call.
+	 */
+	if (access == OAT_FUNCTION_EXECUTE && unlikely(is_lo_writer(objectId)))
+		guard_lo_writer_called = objectId;
+	if (access == OAT_DROP || access == OAT_TRUNCATE)
+		object_destroyed(access, classId, objectId, subId, arg);
+	else if (prev_object_access_hook)
+		prev_object_access_hook(access, classId, objectId, subId, arg);
 }
 
 void
