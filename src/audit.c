@@ -303,13 +303,13 @@ guard_record_encoding(const void *slot_record)
 	return ((const GuardRecord *) slot_record)->encoding;
 }
 
+/* The id of the last row this session recorded in the table; 0: in the log. */
+int64		guard_last_audit_id = 0;
+
 /*
  * Record a decision: committed to guard.audit by the writer, or written
  * whole to the server log.  Returns only when it is one or the other.
  */
-/* The id of the last row this session recorded in the table; 0: in the log. */
-int64		guard_last_audit_id = 0;
-
 void
 guard_audit_record(const GuardAttempt *attempt, const GuardDecision *decision)
 {

@@ -587,20 +587,29 @@ most_rows(PlanState *planstate, void *context)
 	return planstate_tree_walker(planstate, most_rows, context);
 }
 
+/* Walk every node of a statement's plan, its WITH queries' included. */
+static void
+walk_statement(QueryDesc *queryDesc, bool (*walker) (PlanState *, void *),
+			   void *context)
+{
+	ListCell   *lc;
+
+	walker(queryDesc->planstate, context);
+	foreach(lc, queryDesc->estate->es_subplanstates)
+	{
+		if (lfirst(lc) != NULL)
+			walker((PlanState *) lfirst(lc), context);
+	}
+}
+
 static void
 count_lo_writes(QueryDesc *queryDesc, Oid funcid)
 {
 	MemoryContext oldcxt;
 	LoCount    *count;
-	ListCell   *lc;
 
 	oldcxt = MemoryContextSwitchTo(queryDesc->estate->es_query_cxt);
-	count_rows(queryDesc->planstate, NULL);
-	foreach(lc, queryDesc->estate->es_subplanstates)
-	{
-		if (lfirst(lc) != NULL)
-			count_rows((PlanState *) lfirst(lc), NULL);
-	}
+	walk_statement(queryDesc, count_rows, NULL);
 	MemoryContextSwitchTo(TopMemoryContext);
 	count = (LoCount *) palloc(sizeof(LoCount));
 	count->queryDesc = queryDesc;
@@ -618,7 +627,6 @@ check_lo_writes(QueryDesc *queryDesc)
 	{
 		LoCount    *count = (LoCount *) lfirst(lc);
 		double		rows = 0;
-		ListCell   *sc;
 		GuardTarget *target;
 		GuardAttempt attempt;
 
@@ -626,12 +634,7 @@ check_lo_writes(QueryDesc *queryDesc)
 			continue;
 		lo_counts = foreach_delete_current(lo_counts, lc);
 
-		most_rows(queryDesc->planstate, &rows);
-		foreach(sc, queryDesc->estate->es_subplanstates)
-		{
-			if (lfirst(sc) != NULL)
-				most_rows((PlanState *) lfirst(sc), &rows);
-		}
+		walk_statement(queryDesc, most_rows, &rows);
 		if (!guard_rows_over_limit((uint64) rows))
 			return;
 		target = guard_target_relation(LargeObjectRelationId, 0,

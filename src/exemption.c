@@ -25,13 +25,13 @@
 
 #include <ctype.h>
 
+#include "access/table.h"
 #include "catalog/objectaddress.h"
 #include "catalog/partition.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_namespace.h"
 #include "commands/seclabel.h"
 #include "lib/stringinfo.h"
-#include "access/table.h"
 #include "miscadmin.h"
 #include "tcop/tcopprot.h"
 #include "utils/hsearch.h"

@@ -9,8 +9,9 @@
  * guard.database.  It takes every row waiting in the queue at once and
  * inserts them with one execution of a parameterised SPI plan, in one
  * transaction (group commit), so that a storm of refusals costs one
- * executor run and one WAL flush per batch, not one per row.  The commit is always flushed to disk before any waiting
- * backend is told, whatever synchronous_commit says.
+ * executor run and one WAL flush per batch, not one per row.  The commit
+ * is always flushed to disk before any waiting backend is told, whatever
+ * synchronous_commit says.
  *
  * If a batch fails because of one row (bad text, a constraint), the rows
  * are retried one by one, and a row whose text cannot be converted to the
