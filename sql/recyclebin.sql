@@ -203,6 +203,86 @@ SELECT pg_reload_conf();
 SELECT pg_sleep(0.5);
 SHOW guard.recycle_max_size;
 
+-- TRUNCATE: the rows it removes are kept without a copy (the table in the
+-- bin is given the file the table had), and guard.undrop puts them back.
+CREATE TABLE ledger (
+	id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	gone int,
+	amount int NOT NULL,
+	memo text,
+	doubled int GENERATED ALWAYS AS (amount * 2) STORED
+);
+ALTER TABLE ledger DROP COLUMN gone;
+INSERT INTO ledger (amount, memo)
+SELECT g, repeat(md5(g::text), 100) FROM generate_series(1, 300) g;
+CREATE TABLE entry (id int PRIMARY KEY, ledger_id int NOT NULL REFERENCES ledger);
+INSERT INTO entry SELECT g, g FROM generate_series(1, 300) g;
+SELECT pg_relation_filenode('ledger') AS ledger_file \gset
+TRUNCATE ledger CASCADE;
+-- Rolled back, it keeps nothing.
+BEGIN;
+SET LOCAL guard.override = 'OPS-18: not yet';
+TRUNCATE ledger CASCADE;
+ROLLBACK;
+SELECT count(*) FROM ledger;
+SELECT count(*) FROM guard.recyclebin WHERE "table" LIKE 'recyclebin_t.%' AND command = 'TRUNCATE TABLE';
+BEGIN;
+SET LOCAL guard.override = 'OPS-18: the wrong ledger';
+TRUNCATE ledger RESTART IDENTITY CASCADE;
+COMMIT;
+SELECT (SELECT count(*) FROM ledger) AS ledger, (SELECT count(*) FROM entry) AS entry;
+SELECT "table", command, reason, size > 8192 * 4 AS holds_rows,
+	   audit_id = (SELECT max(id) FROM guard.audit WHERE command = 'TRUNCATE TABLE') AS points_at_truncate
+FROM guard.recyclebin WHERE "table" LIKE 'recyclebin_t.%' AND command = 'TRUNCATE TABLE';
+SELECT bin AS ledger_bin FROM guard.recyclebin WHERE "table" = 'recyclebin_t.ledger' \gset
+SELECT relname, pg_relation_filenode(oid) = :ledger_file AS ledger_file
+FROM pg_class WHERE relnamespace = :'ledger_bin'::regnamespace AND relkind = 'r' ORDER BY 1;
+SELECT count(*), sum(length(memo)) FROM :"ledger_bin".ledger;
+CREATE EXTENSION amcheck;
+SELECT count(*) AS corrupt FROM verify_heapam(:'ledger_bin' || '.ledger');
+DROP EXTENSION amcheck;
+SELECT command, verdict, objects,
+	   regexp_replace(reason, 'guard_bin_\d+ until .*, for the statement recorded as id \d+$',
+					  'guard_bin_N until (7 days on), for the statement recorded as id N') AS reason
+FROM guard.audit WHERE command IN ('TRUNCATE TABLE', 'guard.keep') ORDER BY id DESC LIMIT 2;
+-- A row added since whose key a kept row has: nothing is put back.
+INSERT INTO ledger (amount) VALUES (7);
+SELECT guard.undrop('recyclebin_t.ledger');
+SELECT (SELECT count(*) FROM ledger) AS ledger, (SELECT count(*) FROM entry) AS entry;
+BEGIN;
+SET LOCAL guard.override = 'OPS-18: make way';
+DELETE FROM ledger;
+COMMIT;
+-- Rows added since without such a key stay beside the kept ones.
+INSERT INTO ledger (id, amount) OVERRIDING SYSTEM VALUE VALUES (1000, 7);
+SELECT guard.undrop('recyclebin_t.ledger');
+SELECT count(*), sum(amount), sum(length(memo)), bool_and(doubled = amount * 2) FROM ledger;
+SELECT count(*) FROM entry;
+SELECT count(*) FROM ledger WHERE memo = repeat(md5(amount::text), 100);
+-- The identity that RESTART IDENTITY reset goes on after the kept rows.
+INSERT INTO ledger (amount) VALUES (301) RETURNING id;
+SELECT count(*) FROM guard.recyclebin WHERE "table" LIKE 'recyclebin_t.%' AND command = 'TRUNCATE TABLE';
+SELECT command, verdict, objects, reason ~ '^600 rows put back from guard_bin_\d+, where they were kept since ' AS reason_ok
+FROM guard.audit ORDER BY id DESC LIMIT 1;
+-- Under a new name, the kept rows become a table of their own.
+BEGIN;
+SET LOCAL guard.override = 'OPS-19: entries';
+TRUNCATE entry;
+COMMIT;
+SELECT guard.undrop('recyclebin_t.entry', 'entry_kept');
+SELECT (SELECT count(*) FROM entry) AS entry, (SELECT count(*) FROM entry_kept) AS entry_kept;
+-- A table that lost a column since cannot take the rows back.
+BEGIN;
+SET LOCAL guard.override = 'OPS-20: ledger again';
+TRUNCATE ledger CASCADE;
+ALTER TABLE ledger DROP COLUMN memo;
+COMMIT;
+SELECT guard.undrop('recyclebin_t.ledger');
+BEGIN;
+SET LOCAL guard.override = 'OPS-20: done with it';
+SELECT guard.purge('recyclebin_t.ledger');
+COMMIT;
+
 -- Clean up: what is left in the bin, and the schema.
 BEGIN;
 SET LOCAL guard.override = 'test: clean up';

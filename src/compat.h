@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "access/tableam.h"
+#include "catalog/pg_class.h"
 #include "executor/instrument.h"
 #include "parser/analyze.h"
 #include "storage/proc.h"
@@ -173,6 +174,46 @@ guard_storage_has_blocks(Oid spcoid, Oid dboid, Oid filenumber)
 	srel = smgropen(locator, InvalidBackendId);
 #endif
 	return smgrexists(srel, MAIN_FORKNUM) && smgrnblocks(srel, MAIN_FORKNUM) > 0;
+}
+
+/*
+ * A relation's storage, as the recycle bin hands it from a truncated table
+ * to the table that keeps its rows: a RelFileNode until 15, a
+ * RelFileLocator since 16, whose file number and relcache flag for "new in
+ * this subtransaction" changed names with it.
+ */
+#if PG_VERSION_NUM >= 160000
+typedef RelFileLocator GuardStorage;
+#define GUARD_REL_STORAGE(rel) ((rel)->rd_locator)
+#define GUARD_STORAGE_NUMBER(storage) ((storage).relNumber)
+#define GUARD_STORAGE_NEW_HERE(rel) ((rel)->rd_newRelfilelocatorSubid)
+#else
+typedef RelFileNode GuardStorage;
+#define GUARD_REL_STORAGE(rel) ((rel)->rd_node)
+#define GUARD_STORAGE_NUMBER(storage) ((storage).relNode)
+#define GUARD_STORAGE_NEW_HERE(rel) ((rel)->rd_newRelfilenodeSubid)
+#endif
+
+/* make_new_heap() is declared by commands/repack.h since 19. */
+#if PG_VERSION_NUM >= 190000
+#include "commands/repack.h"
+#else
+#include "commands/cluster.h"
+#endif
+
+/*
+ * Give a pg_class row the size statistics of another (what the planner and
+ * autovacuum know of the storage it now has); relallfrozen is new in 18.
+ */
+static inline void
+guard_copy_class_stats(Form_pg_class to, const FormData_pg_class *from)
+{
+	to->relpages = from->relpages;
+	to->reltuples = from->reltuples;
+	to->relallvisible = from->relallvisible;
+#if PG_VERSION_NUM >= 180000
+	to->relallfrozen = from->relallfrozen;
+#endif
 }
 
 /* Whether the current user owns a relation (object_ownercheck since 16). */

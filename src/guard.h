@@ -233,9 +233,16 @@ extern void guard_session_check(Node *stmt);
 extern void guard_objaccess_init(void);
 extern Oid	guard_lo_writer_called;
 
-/* recyclebin.c: undo of overridden drops */
+/* recyclebin.c: undo of overridden drops and truncations */
 extern bool guard_recycle_drop(Node *parsetree, const GuardAttempt *attempt,
 							   const GuardDecision *decision);
+typedef struct GuardBinTruncate GuardBinTruncate;
+extern GuardBinTruncate *guard_recycle_truncate_begin(Node *parsetree,
+													  const GuardAttempt *attempt,
+													  const GuardDecision *decision);
+extern void guard_recycle_truncating(Oid relid);
+extern void guard_recycle_truncate_leave(GuardBinTruncate *bin);
+extern void guard_recycle_truncate_finish(GuardBinTruncate *bin, int64 audit_id);
 
 /* dml.c: DELETE and UPDATE without a condition, or past guard.max_rows */
 extern void guard_dml_init(void);

@@ -141,6 +141,8 @@ object_destroyed(ObjectAccessType access, Oid classId, Oid objectId,
 	{
 		if (!guard_policy_active())
 			return;
+		/* An overridden TRUNCATE keeps what it empties (recyclebin.c). */
+		guard_recycle_truncating(objectId);
 		target = guard_target_relation(objectId, 0, GUARD_ACTION_TRUNCATE);
 	}
 

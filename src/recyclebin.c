@@ -35,19 +35,21 @@
 #include "access/genam.h"
 #include "access/heapam.h"
 #include "access/htup_details.h"
+#include "access/relation.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/catalog.h"
 #include "catalog/dependency.h"
-#include "catalog/pg_authid.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_depend.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/storage.h"
 #include "commands/comment.h"
 #include "commands/dbcommands.h"
 #include "commands/tablecmds.h"
@@ -55,6 +57,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -80,7 +83,49 @@ typedef struct BinMember
 	Oid			relid;
 	char	   *schema;			/* where it was */
 	char	   *name;
+	char	   *kept;			/* its name in the bin, if not name */
 } BinMember;
+
+/* A sequence that TRUNCATE ... RESTART IDENTITY reset, and its value. */
+typedef struct KeptSequence
+{
+	char	   *name;			/* qualified */
+	int64		last_value;
+} KeptSequence;
+
+/*
+ * A table that an overridden TRUNCATE empties: its storage as it was,
+ * noted when PostgreSQL checks the table, and handed to a table in the bin
+ * once the TRUNCATE has given the table new storage.
+ */
+typedef struct KeptStorage
+{
+	Oid			relid;
+	FormData_pg_class heap;		/* its pg_class row as it was */
+	GuardStorage heap_file;
+	TupleDesc	desc;			/* the layout of its rows */
+	FormData_pg_class toast;	/* its TOAST table's, if it has one */
+	GuardStorage toast_file;
+	Oid			toast_index;
+	GuardStorage toast_index_file;
+} KeptStorage;
+
+/* An overridden TRUNCATE, while it runs (see guard_recycle_truncate_begin). */
+struct GuardBinTruncate
+{
+	struct GuardBinTruncate *outer; /* the statement that ran this one */
+	MemoryContext cxt;			/* lives as long as the statement */
+	const GuardAttempt *attempt;
+	const GuardDecision *decision;
+	bool		restart_seqs;
+	char	   *table;			/* the first table it names, qualified */
+	bool		full;			/* over the cap in staging: keep no more */
+	int64		size;			/* the bin's, with what is kept so far */
+	List	   *kept;			/* of KeptStorage * */
+	List	   *sequences;		/* of KeptSequence * */
+};
+
+static GuardBinTruncate *truncating = NULL;
 
 static bool
 is_bin_schema(const char *nspname)
@@ -174,10 +219,15 @@ has_outside_dependents(List *members)
 	return false;
 }
 
-/* The JSON text of a kept table's entry: the comment of its schema. */
+/*
+ * The JSON text of an entry: the comment of its schema.  table is the
+ * table it is known by (the first member's name when NULL); sequences, the
+ * values that a TRUNCATE ... RESTART IDENTITY reset.
+ */
 static char *
-entry_json(const char *command, List *members, const GuardDecision *decision,
-		   int64 audit_id, TimestampTz at, TimestampTz expires)
+entry_json(const char *command, const char *table, List *members,
+		   List *sequences, const GuardDecision *decision, int64 audit_id,
+		   TimestampTz at, TimestampTz expires)
 {
 	StringInfoData buf;
 	BinMember  *top = (BinMember *) linitial(members);
@@ -185,9 +235,10 @@ entry_json(const char *command, List *members, const GuardDecision *decision,
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "{\"table\": ");
-	escape_json(&buf, quote_qualified_identifier(top->schema, top->name));
+	escape_json(&buf, table != NULL ? table :
+				quote_qualified_identifier(top->schema, top->name));
 	appendStringInfoString(&buf, ", \"relname\": ");
-	escape_json(&buf, top->name);
+	escape_json(&buf, top->kept != NULL ? top->kept : top->name);
 	appendStringInfoString(&buf, ", \"command\": ");
 	escape_json(&buf, command);
 	appendStringInfoString(&buf, ", \"at\": ");
@@ -214,9 +265,28 @@ entry_json(const char *command, List *members, const GuardDecision *decision,
 		escape_json(&buf, m->schema);
 		appendStringInfoString(&buf, ", \"name\": ");
 		escape_json(&buf, m->name);
+		if (m->kept != NULL)
+		{
+			appendStringInfoString(&buf, ", \"kept\": ");
+			escape_json(&buf, m->kept);
+		}
 		appendStringInfoChar(&buf, '}');
 	}
-	appendStringInfoString(&buf, "]}");
+	appendStringInfoChar(&buf, ']');
+	if (sequences != NIL)
+	{
+		appendStringInfoString(&buf, ", \"sequences\": [");
+		foreach(lc, sequences)
+		{
+			KeptSequence *seq = (KeptSequence *) lfirst(lc);
+
+			appendStringInfoString(&buf, foreach_current_index(lc) > 0 ? ", {\"name\": " : "{\"name\": ");
+			escape_json(&buf, seq->name);
+			appendStringInfo(&buf, ", \"last_value\": " INT64_FORMAT "}", seq->last_value);
+		}
+		appendStringInfoChar(&buf, ']');
+	}
+	appendStringInfoChar(&buf, '}');
 	return buf.data;
 }
 
@@ -399,6 +469,7 @@ keepable(DropStmt *stmt, const char **why)
 			m->relid = lfirst_oid(pc);
 			m->schema = get_namespace_name(get_rel_namespace(m->relid));
 			m->name = get_rel_name(m->relid);
+			m->kept = NULL;
 			members = lappend(members, m);
 		}
 	}
@@ -442,8 +513,8 @@ keep_table(List *members, const GuardAttempt *attempt,
 		CommandCounterIncrement();
 	}
 	CreateComments(nspid, NamespaceRelationId, 0,
-				   entry_json(attempt->command, members, decision, audit_id,
-							  at, expires));
+				   entry_json(attempt->command, NULL, members, NIL, decision,
+							  audit_id, at, expires));
 	CommandCounterIncrement();
 
 	if (target != NULL)
@@ -453,6 +524,48 @@ keep_table(List *members, const GuardAttempt *attempt,
 									  nspname, timestamptz_to_str(expires), audit_id) :
 							 psprintf("kept as %s until %s", nspname,
 									  timestamptz_to_str(expires)));
+}
+
+/* Whether the bin keeps what a statement so decided lets through. */
+static bool
+bin_keeps(const GuardDecision *decision)
+{
+	return guard_recycle_retention > 0 &&
+		(decision->verdict == GUARD_VERDICT_OVERRIDDEN ||
+		 (decision->verdict == GUARD_VERDICT_WARNED &&
+		  decision->environment == GUARD_ENV_STAGING));
+}
+
+/*
+ * Whether the bin, holding size bytes with what a statement would add,
+ * would go over guard.recycle_max_size.  Over it, the statement is refused
+ * in production (this raises); in staging it runs with a WARNING, and true
+ * says to keep nothing more of it.
+ */
+static bool
+over_cap(int64 size, const GuardAttempt *attempt, const GuardDecision *decision)
+{
+	int64		cap = (int64) guard_recycle_max_size * 1024 * 1024;
+	GuardDecision full;
+
+	if (guard_recycle_max_size <= 0 || size <= cap)
+		return false;
+
+	full = *decision;
+	full.detail = psprintf("The recycle bin of this database would hold %s, more than \"guard.recycle_max_size\" (%s), and a table the override lets through is kept, not destroyed.",
+						   text_to_cstring(DatumGetTextPP(DirectFunctionCall1(pg_size_pretty, Int64GetDatum(size)))),
+						   text_to_cstring(DatumGetTextPP(DirectFunctionCall1(pg_size_pretty, Int64GetDatum(cap)))));
+	if (decision->environment == GUARD_ENV_PRODUCTION)
+	{
+		full.verdict = GUARD_VERDICT_BLOCKED;
+		full.hint = "Make room with guard.purge (SELECT * FROM guard.recyclebin lists what is kept), or raise \"guard.recycle_max_size\".";
+		guard_act(attempt, &full);	/* raises */
+	}
+	ereport(WARNING,
+			(errmsg("guard: the tables of this %s are not kept in the recycle bin",
+					attempt->command),
+			 errdetail("%s", full.detail)));
+	return true;
 }
 
 /*
@@ -470,10 +583,7 @@ guard_recycle_drop(Node *parsetree, const GuardAttempt *attempt,
 	ListCell   *lc;
 	int64		audit_id;
 
-	if (guard_recycle_retention <= 0 ||
-		!(decision->verdict == GUARD_VERDICT_OVERRIDDEN ||
-		  (decision->verdict == GUARD_VERDICT_WARNED &&
-		   decision->environment == GUARD_ENV_STAGING)))
+	if (!bin_keeps(decision) || IsA(parsetree, TruncateStmt))
 		return false;
 
 	if (IsA(parsetree, DropStmt) && stmt->removeType == OBJECT_TABLE)
@@ -487,9 +597,8 @@ guard_recycle_drop(Node *parsetree, const GuardAttempt *attempt,
 			GuardTarget *target = (GuardTarget *) lfirst(lc);
 
 			if (target->kind == GUARD_TARGET_TABLE &&
-				(target->action == GUARD_ACTION_DROP ||
-				 target->action == GUARD_ACTION_TRUNCATE))
-				why = "only the tables of a DROP TABLE are kept yet";
+				target->action == GUARD_ACTION_DROP)
+				why = "only the tables of a DROP TABLE or a TRUNCATE are kept yet";
 		}
 	}
 	if (members == NIL)
@@ -505,30 +614,12 @@ guard_recycle_drop(Node *parsetree, const GuardAttempt *attempt,
 	if (guard_recycle_max_size > 0)
 	{
 		int64		size = bin_size();
-		int64		cap = (int64) guard_recycle_max_size * 1024 * 1024;
 
 		foreach(lc, members)
 			size += DatumGetInt64(DirectFunctionCall1(pg_total_relation_size,
 													  ObjectIdGetDatum(((BinMember *) lfirst(lc))->relid)));
-		if (size > cap)
-		{
-			GuardDecision full = *decision;
-
-			full.detail = psprintf("The recycle bin of this database would hold %s, more than \"guard.recycle_max_size\" (%s), and a table the override lets through is kept, not destroyed.",
-								   text_to_cstring(DatumGetTextPP(DirectFunctionCall1(pg_size_pretty, Int64GetDatum(size)))),
-								   text_to_cstring(DatumGetTextPP(DirectFunctionCall1(pg_size_pretty, Int64GetDatum(cap)))));
-			if (decision->environment == GUARD_ENV_PRODUCTION)
-			{
-				full.verdict = GUARD_VERDICT_BLOCKED;
-				full.hint = "Make room with guard.purge (SELECT * FROM guard.recyclebin lists what is kept), or raise \"guard.recycle_max_size\".";
-				guard_act(attempt, &full);	/* raises */
-			}
-			ereport(WARNING,
-					(errmsg("guard: the tables of this %s are not kept in the recycle bin",
-							attempt->command),
-					 errdetail("%s", full.detail)));
+		if (over_cap(size, attempt, decision))
 			return false;
-		}
 	}
 
 	purge_expired();
@@ -553,6 +644,412 @@ guard_recycle_drop(Node *parsetree, const GuardAttempt *attempt,
 		keep_table(group, attempt, decision, audit_id);
 	}
 	return true;
+}
+
+/*
+ * TRUNCATE, kept in O(1).  PostgreSQL empties a table by giving it new
+ * storage and unlinking the old when the transaction commits; the bin
+ * keeps the old instead.  While the statement runs, each table it is about
+ * to empty is noted with its storage as it was (guard_recycle_truncating,
+ * from the object-access hook).  Once it has run, a table in the bin is
+ * made with the same layout (make_new_heap, as CLUSTER does), and is given
+ * that storage: its pg_class row points at the old file, whose unlink is
+ * cancelled, and at the old TOAST table, whose OID the old rows' TOAST
+ * pointers name.  The truncated table gets the new table's empty TOAST
+ * table in exchange.  Nothing is copied, whatever the table's size.
+ */
+
+/*
+ * For guard_ProcessUtility, before an overridden TRUNCATE runs: note what
+ * it empties from now on.  Returns NULL when the bin keeps nothing of it;
+ * otherwise the caller must call guard_recycle_truncate_leave however the
+ * statement ends, and guard_recycle_truncate_finish when it has run.
+ */
+GuardBinTruncate *
+guard_recycle_truncate_begin(Node *parsetree, const GuardAttempt *attempt,
+							 const GuardDecision *decision)
+{
+	TruncateStmt *stmt = (TruncateStmt *) parsetree;
+	GuardBinTruncate *bin;
+	Oid			relid;
+
+	if (!IsA(parsetree, TruncateStmt) || !bin_keeps(decision))
+		return NULL;
+
+	bin = palloc0(sizeof(GuardBinTruncate));
+	bin->outer = truncating;
+	bin->cxt = CurrentMemoryContext;
+	bin->attempt = attempt;
+	bin->decision = decision;
+	bin->restart_seqs = stmt->restart_seqs;
+	relid = RangeVarGetRelid(linitial_node(RangeVar, stmt->relations), NoLock, true);
+	if (OidIsValid(relid))
+		bin->table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+												get_rel_name(relid));
+	bin->size = guard_recycle_max_size > 0 ? bin_size() : 0;
+	truncating = bin;
+	return bin;
+}
+
+void
+guard_recycle_truncate_leave(GuardBinTruncate *bin)
+{
+	truncating = bin->outer;
+}
+
+/* The last value of a sequence, or false when it was never called. */
+static bool
+sequence_value(Oid seqid, int64 *value)
+{
+	LOCAL_FCINFO(fcinfo, 1);
+	Datum		result;
+
+	InitFunctionCallInfoData(*fcinfo, NULL, 1, InvalidOid, NULL, NULL);
+	fcinfo->args[0].value = ObjectIdGetDatum(seqid);
+	fcinfo->args[0].isnull = false;
+	result = pg_sequence_last_value(fcinfo);
+	if (fcinfo->isnull)
+		return false;
+	*value = DatumGetInt64(result);
+	return true;
+}
+
+/*
+ * Called by the object-access hook as PostgreSQL checks each table a
+ * TRUNCATE is about to empty: note its storage as it is.
+ */
+void
+guard_recycle_truncating(Oid relid)
+{
+	GuardBinTruncate *bin = truncating;
+	Relation	rel;
+	KeptStorage *ks;
+	MemoryContext oldcxt;
+	ListCell   *lc;
+
+	if (bin == NULL || bin->full || get_rel_relkind(relid) != RELKIND_RELATION)
+		return;
+
+	/*
+	 * A table the statement names is checked before TRUNCATE locks it; take
+	 * its lock now (TRUNCATE takes the same), so that what is noted stays
+	 * true until the statement runs.
+	 */
+	LockRelationOid(relid, AccessExclusiveLock);
+	rel = try_relation_open(relid, NoLock);
+	if (rel == NULL)
+		return;					/* dropped meanwhile: TRUNCATE says so */
+
+	/*
+	 * Rows written by this transaction only, into a table it created or
+	 * gave new storage (which TRUNCATE then empties in place), and a table
+	 * without a block hold nothing to keep.
+	 */
+	if (rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP ||
+		IsCatalogRelation(rel) ||
+		is_bin_schema(get_namespace_name(RelationGetNamespace(rel))) ||
+		rel->rd_createSubid != InvalidSubTransactionId ||
+		GUARD_STORAGE_NEW_HERE(rel) != InvalidSubTransactionId ||
+		RelationGetNumberOfBlocks(rel) == 0)
+	{
+		relation_close(rel, NoLock);
+		return;
+	}
+
+	/* Checked again after a retry of its name's lookup: noted once. */
+	foreach(lc, bin->kept)
+	{
+		if (((KeptStorage *) lfirst(lc))->relid == relid)
+		{
+			relation_close(rel, NoLock);
+			return;
+		}
+	}
+
+	bin->size += DatumGetInt64(DirectFunctionCall1(pg_table_size,
+												   ObjectIdGetDatum(relid)));
+	if (over_cap(bin->size, bin->attempt, bin->decision))
+	{
+		bin->full = true;
+		relation_close(rel, NoLock);
+		return;
+	}
+
+	oldcxt = MemoryContextSwitchTo(bin->cxt);
+	ks = palloc0(sizeof(KeptStorage));
+	ks->relid = relid;
+	memcpy(&ks->heap, rel->rd_rel, CLASS_TUPLE_SIZE);
+	ks->heap_file = GUARD_REL_STORAGE(rel);
+	ks->desc = CreateTupleDescCopy(RelationGetDescr(rel));
+	if (OidIsValid(rel->rd_rel->reltoastrelid))
+	{
+		Relation	toast = relation_open(rel->rd_rel->reltoastrelid,
+										  AccessExclusiveLock);
+		List	   *indexes = RelationGetIndexList(toast);
+		Relation	index;
+
+		memcpy(&ks->toast, toast->rd_rel, CLASS_TUPLE_SIZE);
+		ks->toast_file = GUARD_REL_STORAGE(toast);
+		if (list_length(indexes) != 1)
+			elog(ERROR, "guard: TOAST table \"%s\" has %d indexes",
+				 RelationGetRelationName(toast), list_length(indexes));
+		ks->toast_index = linitial_oid(indexes);
+		index = index_open(ks->toast_index, AccessExclusiveLock);
+		ks->toast_index_file = GUARD_REL_STORAGE(index);
+		index_close(index, NoLock);
+		relation_close(toast, NoLock);
+	}
+	bin->kept = lappend(bin->kept, ks);
+
+	/* RESTART IDENTITY resets them: their values go with the entry. */
+	if (bin->restart_seqs)
+	{
+		foreach(lc, getOwnedSequences(relid))
+		{
+			Oid			seqid = lfirst_oid(lc);
+			KeptSequence *seq = palloc(sizeof(KeptSequence));
+
+			if (!sequence_value(seqid, &seq->last_value))
+				continue;
+			seq->name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(seqid)),
+												   get_rel_name(seqid));
+			bin->sequences = lappend(bin->sequences, seq);
+		}
+	}
+	MemoryContextSwitchTo(oldcxt);
+	relation_close(rel, NoLock);
+}
+
+/* Whether rows stored under one layout read the same under the other. */
+static bool
+same_layout(TupleDesc a, TupleDesc b)
+{
+	int			i;
+
+	if (a->natts != b->natts)
+		return false;
+	for (i = 0; i < a->natts; i++)
+	{
+		Form_pg_attribute x = TupleDescAttr(a, i);
+		Form_pg_attribute y = TupleDescAttr(b, i);
+
+		if (x->attisdropped != y->attisdropped || x->attlen != y->attlen ||
+			x->attbyval != y->attbyval || x->attalign != y->attalign ||
+			(!x->attisdropped && x->atttypid != y->atttypid))
+			return false;
+	}
+	return true;
+}
+
+/* A table's TOAST table, if it has one. */
+static Oid
+toast_of(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			toastrelid;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	toastrelid = ((Form_pg_class) GETSTRUCT(tup))->reltoastrelid;
+	ReleaseSysCache(tup);
+	return toastrelid;
+}
+
+/* Point a table's pg_class row at another TOAST table. */
+static void
+set_toast_link(Oid relid, Oid toastrelid)
+{
+	Relation	classRel = table_open(RelationRelationId, RowExclusiveLock);
+	HeapTuple	tup = SearchSysCacheCopy1(RELOID, ObjectIdGetDatum(relid));
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	((Form_pg_class) GETSTRUCT(tup))->reltoastrelid = toastrelid;
+	CatalogTupleUpdate(classRel, &tup->t_self, tup);
+	heap_freetuple(tup);
+	table_close(classRel, RowExclusiveLock);
+}
+
+/*
+ * Give a relation the storage file, and when was is given the statistics
+ * and freeze horizons, that another had: its own storage goes when the
+ * transaction commits, and file stays.
+ */
+static void
+give_storage(Oid relid, GuardStorage file, const FormData_pg_class *was)
+{
+	Relation	rel = relation_open(relid, NoLock);
+	Relation	classRel;
+	HeapTuple	tup;
+	Form_pg_class form;
+
+	RelationDropStorage(rel);
+	relation_close(rel, NoLock);
+
+	classRel = table_open(RelationRelationId, RowExclusiveLock);
+	tup = SearchSysCacheCopy1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	form = (Form_pg_class) GETSTRUCT(tup);
+	form->relfilenode = GUARD_STORAGE_NUMBER(file);
+	if (was != NULL)
+	{
+		guard_copy_class_stats(form, was);
+		/* The rows keep the transaction ids they have. */
+		form->relfrozenxid = was->relfrozenxid;
+		form->relminmxid = was->relminmxid;
+	}
+	form->relrewrite = InvalidOid;	/* an ordinary table, not a rewrite's */
+	CatalogTupleUpdate(classRel, &tup->t_self, tup);
+	heap_freetuple(tup);
+	table_close(classRel, RowExclusiveLock);
+
+	RelationPreserveStorage(file, true);
+	CommandCounterIncrement();
+}
+
+/*
+ * Once the TRUNCATE has run: make the table that keeps one table's old
+ * storage, and return it; InvalidOid, with a WARNING, when what was noted
+ * no longer holds.
+ */
+static Oid
+keep_storage(KeptStorage *ks)
+{
+	Relation	rel = relation_open(ks->relid, NoLock);
+	Oid			toastid = ks->heap.reltoastrelid;
+	const char *why = NULL;
+	Oid			binrel;
+	Oid			bintoast;
+	char	   *relname = pstrdup(RelationGetRelationName(rel));
+
+	if (GUARD_STORAGE_NUMBER(GUARD_REL_STORAGE(rel)) ==
+		GUARD_STORAGE_NUMBER(ks->heap_file) ||
+		rel->rd_rel->reltoastrelid != toastid)
+		why = "its storage changed while it was truncated";
+	else if (!same_layout(ks->desc, RelationGetDescr(rel)))
+		why = "its columns changed while it was truncated";
+	else if (RelationGetNumberOfBlocks(rel) > 0)
+		why = "rows were added to it while it was truncated";
+	else if (OidIsValid(toastid))
+	{
+		Relation	toast = relation_open(toastid, NoLock);
+
+		if (RelationGetNumberOfBlocks(toast) > 0)
+			why = "rows were added to it while it was truncated";
+		relation_close(toast, NoLock);
+	}
+	relation_close(rel, NoLock);
+	if (why != NULL)
+	{
+		ereport(WARNING,
+				(errmsg("guard: the rows of \"%s\" are not kept in the recycle bin",
+						relname),
+				 errdetail("It is truncated, and cannot be undone: %s.", why)));
+		return InvalidOid;
+	}
+
+	binrel = make_new_heap(ks->relid, ks->heap.reltablespace, ks->heap.relam,
+						   ks->heap.relpersistence, AccessExclusiveLock);
+	CommandCounterIncrement();
+
+	/*
+	 * The old rows name their TOAST table by OID: it goes with them, and
+	 * the table gets the new table's, empty.
+	 */
+	if (OidIsValid(toastid))
+	{
+		bintoast = toast_of(binrel);
+		set_toast_link(ks->relid, bintoast);
+		set_toast_link(binrel, toastid);
+		changeDependencyFor(RelationRelationId, toastid,
+							RelationRelationId, ks->relid, binrel);
+		if (OidIsValid(bintoast))
+			changeDependencyFor(RelationRelationId, bintoast,
+								RelationRelationId, binrel, ks->relid);
+		CommandCounterIncrement();
+		give_storage(toastid, ks->toast_file, &ks->toast);
+		give_storage(ks->toast_index, ks->toast_index_file, NULL);
+	}
+	give_storage(binrel, ks->heap_file, &ks->heap);
+	return binrel;
+}
+
+/*
+ * For guard_ProcessUtility, once an overridden TRUNCATE has run and been
+ * recorded as audit_id: keep the old storage of each table it emptied, in
+ * one bin schema.
+ */
+void
+guard_recycle_truncate_finish(GuardBinTruncate *bin, int64 audit_id)
+{
+	List	   *members = NIL;
+	Oid			nspid = InvalidOid;
+	char		nspname[NAMEDATALEN];
+	char	   *table = bin->table;
+	ListCell   *lc;
+	TimestampTz at = GetCurrentTimestamp();
+	TimestampTz expires = TimestampTzPlusMilliseconds(at, (int64) guard_recycle_retention * 60 * 1000);
+	GuardTarget *target;
+
+	if (bin->kept == NIL)
+		return;
+	purge_expired();
+
+	foreach(lc, bin->kept)
+	{
+		KeptStorage *ks = (KeptStorage *) lfirst(lc);
+		Oid			binrel = keep_storage(ks);
+		BinMember  *m;
+		Relation	rel;
+		ObjectAddresses *moved;
+
+		if (!OidIsValid(binrel))
+			continue;
+		if (!OidIsValid(nspid))
+		{
+			snprintf(nspname, sizeof(nspname), BIN_PREFIX "%u", binrel);
+			nspid = NamespaceCreate(nspname, BOOTSTRAP_SUPERUSERID, false);
+			CommandCounterIncrement();
+		}
+		rel = relation_open(binrel, NoLock);
+		moved = new_object_addresses();
+		AlterTableNamespaceInternal(rel, RelationGetNamespace(rel), nspid, moved);
+		free_object_addresses(moved);
+		relation_close(rel, NoLock);
+		CommandCounterIncrement();
+
+		m = palloc(sizeof(BinMember));
+		m->relid = ks->relid;
+		m->schema = get_namespace_name(get_rel_namespace(ks->relid));
+		m->name = get_rel_name(ks->relid);
+		/* Two tables of one name, from two schemas: the second is renamed. */
+		m->kept = OidIsValid(get_relname_relid(m->name, nspid)) ?
+			psprintf("%.40s_%u", m->name, ks->relid) : m->name;
+		RenameRelationInternal(binrel, m->kept, false, false);
+		CommandCounterIncrement();
+		if (table == NULL)
+			table = quote_qualified_identifier(m->schema, m->name);
+		members = lappend(members, m);
+	}
+	if (members == NIL)
+		return;
+
+	CreateComments(nspid, NamespaceRelationId, 0,
+				   entry_json(bin->attempt->command, table, members,
+							  bin->sequences, bin->decision, audit_id,
+							  at, expires));
+	CommandCounterIncrement();
+
+	target = guard_target_relation(((BinMember *) linitial(members))->relid, 0,
+								   GUARD_ACTION_TRUNCATE);
+	if (target != NULL)
+		guard_record_allowed("guard.keep", target, bin->attempt->statement,
+							 audit_id > 0 ?
+							 psprintf("rows kept as %s until %s, for the statement recorded as id " INT64_FORMAT,
+									  nspname, timestamptz_to_str(expires), audit_id) :
+							 psprintf("rows kept as %s until %s", nspname,
+									  timestamptz_to_str(expires)));
 }
 
 /*
@@ -618,7 +1115,7 @@ entry_members(const char *json)
 
 	values[0] = CStringGetTextDatum(json);
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT m->>'schema', m->>'name'"
+	if (SPI_execute_with_args("SELECT m->>'schema', m->>'name', m->>'kept'"
 							  " FROM pg_catalog.jsonb_array_elements($1::pg_catalog.jsonb->'members') m",
 							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "guard: could not read a recycle bin entry");
@@ -630,11 +1127,209 @@ entry_members(const char *json)
 		m->relid = InvalidOid;
 		m->schema = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
 		m->name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+		m->kept = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3);
 		members = lappend(members, m);
 		MemoryContextSwitchTo(spi);
 	}
 	SPI_finish();
 	return members;
+}
+
+/*
+ * The relation of bin nspid that keeps member m, locked; an error when
+ * another session put it back or purged it meanwhile.
+ */
+static Oid
+bin_member(Oid nspid, const BinMember *m, const char *name)
+{
+	const char *kept = m->kept != NULL ? m->kept : m->name;
+	Oid			relid = get_relname_relid(kept, nspid);
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("guard: the recycle bin entry %s lacks \"%s\"",
+						get_namespace_name(nspid), kept)));
+	LockRelationOid(relid, AccessExclusiveLock);
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)) ||
+		get_rel_namespace(relid) != nspid)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("guard: \"%s\" is not in the recycle bin any more", name),
+				 errdetail("Another session put it back or purged it meanwhile.")));
+	return relid;
+}
+
+/*
+ * The columns that rows kept in binrel go back into, in table relid: each
+ * of theirs, by name, but for generated ones, which the table computes.
+ */
+static char *
+restore_columns(Oid binrel, Oid relid, const char *table, const char *name)
+{
+	Relation	rel = relation_open(binrel, NoLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	StringInfoData cols;
+	int			i;
+
+	initStringInfo(&cols);
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(desc, i);
+		AttrNumber	to;
+
+		if (attr->attisdropped)
+			continue;
+		to = get_attnum(relid, NameStr(attr->attname));
+		if (to == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("guard: cannot put back the rows of %s: it has no column \"%s\" any more",
+							table, NameStr(attr->attname)),
+					 errhint("Put the rows back as a table of their own: SELECT guard.undrop(%s, 'new_name').",
+							 quote_literal_cstr(name))));
+		if (get_attgenerated(relid, to) != '\0')
+			continue;
+		appendStringInfo(&cols, "%s%s", cols.len > 0 ? ", " : "",
+						 quote_identifier(NameStr(attr->attname)));
+	}
+	relation_close(rel, NoLock);
+	return cols.data;
+}
+
+static void
+restore_context(void *arg)
+{
+	errcontext("putting back the rows kept in %s", (const char *) arg);
+}
+
+/*
+ * Undo a TRUNCATE: insert the rows it removed back into each table, in one
+ * statement (so that foreign keys between the tables are checked once all
+ * are back), and set each sequence it restarted back to its value if it
+ * is behind.  Rows inserted since stay: a kept row that a unique key
+ * refuses makes the whole undo fail, with nothing put back.  Returns the
+ * first table.
+ */
+static Oid
+undo_truncation(const char *name, Oid nspid, const char *json, List *members)
+{
+	char	   *binname = get_namespace_name(nspid);
+	StringInfoData sql;
+	Oid			first = InvalidOid;
+	ListCell   *lc;
+	int64		rows;
+	bool		isnull;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	ErrorContextCallback context;
+	GuardTarget *target;
+	MemoryContext caller = CurrentMemoryContext;
+
+	initStringInfo(&sql);
+	foreach(lc, members)
+	{
+		BinMember  *m = (BinMember *) lfirst(lc);
+		Oid			binrel = bin_member(nspid, m, name);
+		Oid			nsp = get_namespace_oid(m->schema, true);
+		Oid			relid = OidIsValid(nsp) ? get_relname_relid(m->name, nsp) : InvalidOid;
+		char	   *table = quote_qualified_identifier(m->schema, m->name);
+		char	   *columns;
+
+		if (!OidIsValid(relid))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("guard: cannot put back the rows of %s: the table does not exist",
+							table),
+					 list_length(members) == 1 ?
+					 errhint("Undrop or create the table first, or put the rows back as a table of their own: SELECT guard.undrop(%s, 'new_name').",
+							 quote_literal_cstr(name)) :
+					 errhint("Undrop or create the table first.")));
+		if (!guard_owns_relation(binrel))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("guard: only the owner of \"%s\" or a superuser may undrop it",
+							name)));
+		if (!OidIsValid(first))
+			first = relid;
+		columns = restore_columns(binrel, relid, table, name);
+		appendStringInfo(&sql, "%s m%d AS (INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s RETURNING 1)",
+						 foreach_current_index(lc) == 0 ? "WITH" : ",",
+						 foreach_current_index(lc), table, columns, columns,
+						 quote_qualified_identifier(binname, m->kept != NULL ? m->kept : m->name));
+	}
+	appendStringInfoString(&sql, " SELECT 0::pg_catalog.int8");
+	foreach(lc, members)
+		appendStringInfo(&sql, " + (SELECT pg_catalog.count(*) FROM m%d)",
+						 foreach_current_index(lc));
+
+	context.callback = restore_context;
+	context.arg = binname;
+	context.previous = error_context_stack;
+	error_context_stack = &context;
+	SPI_connect();
+	PG_TRY();
+	{
+		if (SPI_execute(sql.data, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "guard: could not put back the rows kept in %s", binname);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(caller);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_UNIQUE_VIOLATION)
+			PG_RE_THROW();
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(ERRCODE_UNIQUE_VIOLATION),
+				 errmsg("guard: cannot put back the rows of \"%s\": a row added since has the key of a kept row",
+						edata->schema_name != NULL && edata->table_name != NULL ?
+						quote_qualified_identifier(edata->schema_name, edata->table_name) : name),
+				 edata->detail != NULL ? errdetail("%s Nothing was put back.", edata->detail) :
+				 errdetail("Nothing was put back."),
+				 list_length(members) == 1 ?
+				 errhint("Delete or change the rows added since, or put the kept rows back as a table of their own: SELECT guard.undrop(%s, 'new_name').",
+						 quote_literal_cstr(name)) :
+				 errhint("Delete or change the rows added since, then undrop again.")));
+	}
+	PG_END_TRY();
+	rows = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+	/* Sequences forward to where they were, never back. */
+	values[0] = CStringGetTextDatum(json);
+	if (SPI_execute_with_args("SELECT pg_catalog.setval(s.seq, s.v)"
+							  " FROM (SELECT pg_catalog.to_regclass(e->>'name'), (e->>'last_value')::pg_catalog.int8"
+							  "       FROM pg_catalog.jsonb_array_elements(coalesce($1::pg_catalog.jsonb->'sequences', '[]')) e) s(seq, v)"
+							  " JOIN pg_catalog.pg_sequence p ON p.seqrelid = s.seq"
+							  " WHERE pg_catalog.pg_sequence_last_value(s.seq) IS NULL"
+							  "    OR (p.seqincrement > 0 AND s.v > pg_catalog.pg_sequence_last_value(s.seq))"
+							  "    OR (p.seqincrement < 0 AND s.v < pg_catalog.pg_sequence_last_value(s.seq))",
+							  1, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "guard: could not set the sequences kept in %s", binname);
+
+	/* What the statement named, partitioned or not, is what came back. */
+	values[0] = CStringGetTextDatum(entry_field(json, "table"));
+	if (SPI_execute_with_args("SELECT pg_catalog.to_regclass($1)::pg_catalog.oid",
+							  1, argtypes, values, NULL, true, 0) == SPI_OK_SELECT &&
+		SPI_processed == 1)
+	{
+		Datum		named = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			first = DatumGetObjectId(named);
+	}
+	SPI_finish();
+	error_context_stack = context.previous;
+
+	target = guard_target_relation(first, 0, GUARD_ACTION_TRUNCATE);
+	if (target != NULL)
+		guard_record_allowed("guard.undrop", target, debug_query_string,
+							 psprintf(INT64_FORMAT " rows put back from %s, where they were kept since %s",
+									  rows, binname, entry_field(json, "at")));
+	drop_bin(nspid);
+	return first;
 }
 
 /*
@@ -651,6 +1346,7 @@ guard_undrop(PG_FUNCTION_ARGS)
 	Oid			nspid = find_bin(name);
 	char	   *json = schema_comment(nspid);
 	List	   *members = entry_members(json);
+	char	   *command = entry_field(json, "command");
 	Oid			top_relid = InvalidOid;
 	GuardTarget *target;
 	ListCell   *lc;
@@ -658,6 +1354,23 @@ guard_undrop(PG_FUNCTION_ARGS)
 	if (members == NIL)
 		elog(ERROR, "guard: the recycle bin entry %s names no table",
 			 get_namespace_name(nspid));
+
+	/*
+	 * A truncation's rows go back into their tables; under a new name, they
+	 * become a table of their own, as a dropped table would.
+	 */
+	if (pg_strcasecmp(command != NULL ? command : "", "TRUNCATE TABLE") == 0)
+	{
+		if (new_name == NULL)
+			PG_RETURN_OID(undo_truncation(name, nspid, json, members));
+		if (list_length(members) > 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("guard: \"%s\" keeps the rows of %d tables, which cannot share a new name",
+							name, list_length(members)),
+					 errhint("Put them back where they were: SELECT guard.undrop(%s).",
+							 quote_literal_cstr(name))));
+	}
 
 	/* Check everything before moving anything. */
 	foreach(lc, members)
@@ -667,20 +1380,7 @@ guard_undrop(PG_FUNCTION_ARGS)
 		const char *to = top && new_name != NULL ? new_name : m->name;
 		Oid			target = get_namespace_oid(m->schema, true);
 
-		m->relid = get_relname_relid(m->name, nspid);
-		if (!OidIsValid(m->relid))
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_TABLE),
-					 errmsg("guard: the recycle bin entry %s lacks \"%s\"",
-							get_namespace_name(nspid), m->name)));
-		LockRelationOid(m->relid, AccessExclusiveLock);
-		/* Put back by another session while the lock was awaited. */
-		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(m->relid)) ||
-			get_rel_namespace(m->relid) != nspid)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("guard: \"%s\" is not in the recycle bin any more", name),
-					 errdetail("Another session put it back or purged it meanwhile.")));
+		m->relid = bin_member(nspid, m, name);
 		if (top)
 		{
 			top_relid = m->relid;

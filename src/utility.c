@@ -562,6 +562,7 @@ guard_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	GuardAttempt attempt;
 	GuardDecision decision;
 	GuardFrame	frame;
+	GuardBinTruncate *volatile bin;
 	bool		final;
 
 	guard_session_check(parsetree);
@@ -597,6 +598,10 @@ guard_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		return;
 	}
 
+	/* An overridden TRUNCATE keeps the storage it replaces. */
+	bin = final ? NULL :
+		guard_recycle_truncate_begin(parsetree, &attempt, &decision);
+
 	frame.outer = current_frame;
 	frame.cxt = CurrentMemoryContext;
 	frame.early = attempt.targets;
@@ -610,6 +615,8 @@ guard_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	PG_FINALLY();
 	{
 		current_frame = frame.outer;
+		if (bin != NULL)
+			guard_recycle_truncate_leave(bin);
 	}
 	PG_END_TRY();
 
@@ -618,6 +625,8 @@ guard_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	{
 		attempt.targets = list_concat(attempt.targets, frame.late);
 		guard_enforce(&attempt);
+		if (bin != NULL)
+			guard_recycle_truncate_finish(bin, guard_last_audit_id);
 	}
 }
 
