@@ -96,18 +96,38 @@ SELECT count(*) FROM pg_class WHERE relname LIKE 'event%' AND relnamespace = 're
 SELECT guard.undrop('recyclebin_t.event');
 SELECT tableoid::regclass, count(*) FROM event GROUP BY 1 ORDER BY 1;
 
--- What another object depends on is not kept: without CASCADE PostgreSQL
--- refuses the drop, with it the drop runs, with a WARNING.
+-- What depends on a table: without CASCADE PostgreSQL refuses the drop.
+-- With it, the views on the table go into the bin with it, the foreign
+-- keys of other tables that reference it are dropped, and undo brings
+-- them all back.
 CREATE VIEW red_team AS SELECT * FROM team WHERE id = 1;
+CREATE VIEW red_names AS SELECT name FROM red_team;
+GRANT SELECT ON red_team TO regress_reader;
 BEGIN;
 SET LOCAL guard.override = 'OPS-10: team';
 DROP TABLE team;
 ROLLBACK;
 BEGIN;
 SET LOCAL guard.override = 'OPS-10: team';
+DROP TABLE team CASCADE;
+COMMIT;
+SELECT to_regclass('team'), to_regclass('red_team'), to_regclass('red_names');
+SELECT count(*) FROM pg_constraint WHERE conrelid = 'score_restored'::regclass AND contype = 'f';
+SELECT "table", command FROM guard.recyclebin WHERE "table" = 'recyclebin_t.team';
+SELECT guard.undrop('recyclebin_t.team');
+SELECT * FROM red_names;
+SELECT has_table_privilege('regress_reader', 'red_team', 'SELECT');
+SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
+WHERE conrelid = 'score_restored'::regclass AND contype = 'f';
+-- Something else that depends on it (a function's body): the drop runs,
+-- with a WARNING that it is not kept.
+CREATE FUNCTION team_count() RETURNS bigint LANGUAGE sql
+BEGIN ATOMIC SELECT count(*) FROM team; END;
+BEGIN;
+SET LOCAL guard.override = 'OPS-10: team, really';
 DROP TABLE score_restored, team CASCADE;
 COMMIT;
-SELECT to_regclass('team'), to_regclass('red_team');
+SELECT to_regclass('team'), to_regclass('red_team'), to_regprocedure('team_count()');
 SELECT count(*) FROM guard.recyclebin WHERE "table" LIKE 'recyclebin_t.%';
 
 -- What PostgreSQL itself refuses to drop is left to it to refuse.
@@ -116,11 +136,15 @@ SET LOCAL guard.override = 'OPS-16: never';
 DROP TABLE pg_catalog.pg_class;
 ROLLBACK;
 
--- A partition dropped alone is not kept yet.
+-- A partition dropped alone is detached, kept, and attached again on undo.
 BEGIN;
 SET LOCAL guard.override = 'OPS-11: one year';
 DROP TABLE event_2025;
 COMMIT;
+SELECT tableoid::regclass, count(*) FROM event GROUP BY 1 ORDER BY 1;
+SELECT guard.undrop('recyclebin_t.event_2025');
+SELECT tableoid::regclass, count(*) FROM event GROUP BY 1 ORDER BY 1;
+SELECT pg_get_expr(relpartbound, oid) FROM pg_class WHERE oid = 'event_2025'::regclass;
 SELECT count(*) FROM guard.recyclebin WHERE "table" LIKE 'recyclebin_t.%';
 
 -- Not kept: an empty table, a table exempt by its label (routine work).

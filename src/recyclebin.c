@@ -49,6 +49,7 @@
 #include "catalog/pg_depend.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_rewrite.h"
 #include "catalog/storage.h"
 #include "commands/comment.h"
 #include "commands/dbcommands.h"
@@ -61,10 +62,12 @@
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/resowner.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
@@ -84,7 +87,22 @@ typedef struct BinMember
 	char	   *schema;			/* where it was */
 	char	   *name;
 	char	   *kept;			/* its name in the bin, if not name */
+	bool		follows;		/* kept with the table named before it */
+	char	   *parent;			/* a partition's or child's parent, qualified */
+	char	   *bound;			/* a partition's bound; NULL for a child */
 } BinMember;
+
+/*
+ * A foreign key of another table that references a kept table: dropped
+ * with it, as CASCADE does, and recreated by guard.undrop.
+ */
+typedef struct KeptForeignKey
+{
+	Oid			conoid;
+	char	   *table;			/* qualified */
+	char	   *name;
+	char	   *definition;		/* every name in it qualified */
+} KeptForeignKey;
 
 /* A sequence that TRUNCATE ... RESTART IDENTITY reset, and its value. */
 typedef struct KeptSequence
@@ -149,15 +167,118 @@ address_in(List *addresses, const ObjectAddress *addr)
 	return false;
 }
 
+/* The view or materialized view whose query a rewrite rule is, if any. */
+static Oid
+rule_view(Oid ruleoid)
+{
+	Relation	rel = table_open(RewriteRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			view = InvalidOid;
+
+	ScanKeyInit(&key, Anum_pg_rewrite_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(ruleoid));
+	scan = systable_beginscan(rel, RewriteOidIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		Form_pg_rewrite rule = (Form_pg_rewrite) GETSTRUCT(tup);
+		char		relkind = get_rel_relkind(rule->ev_class);
+
+		if (rule->ev_type == '0' + CMD_SELECT &&
+			(relkind == RELKIND_VIEW || relkind == RELKIND_MATVIEW))
+			view = rule->ev_class;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return view;
+}
+
+static BinMember *
+bin_member_of(Oid relid, bool follows)
+{
+	BinMember  *m = palloc(sizeof(BinMember));
+
+	m->relid = relid;
+	m->schema = get_namespace_name(get_rel_namespace(relid));
+	m->name = get_rel_name(relid);
+	m->kept = NULL;
+	m->follows = follows;
+	m->parent = NULL;
+	m->bound = NULL;
+	return m;
+}
+
+/* The constraint a partition's constraint is part of, at the top. */
+static Oid
+root_constraint(Oid conoid)
+{
+	while (OidIsValid(conoid))
+	{
+		HeapTuple	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
+		Oid			parent;
+
+		if (!HeapTupleIsValid(tup))
+			return InvalidOid;
+		parent = ((Form_pg_constraint) GETSTRUCT(tup))->conparentid;
+		ReleaseSysCache(tup);
+		if (!OidIsValid(parent))
+			return conoid;
+		conoid = parent;
+	}
+	return InvalidOid;
+}
+
 /*
- * Whether something outside members depends on them, or on what goes with
- * them (indexes, constraints, sequences, row types, ...): what a DROP
- * without CASCADE would refuse to drop, and one with CASCADE would drop too.
- * The objects that go with the members are followed through their
- * automatic, internal and partition dependencies, as the drop would.
+ * Settings under which a definition reads the same whatever the session
+ * that runs it later (as pg_dump sets them): every name qualified, dates
+ * in ISO.  Returns the GUC nest level to end with AtEOXact_GUC.
+ */
+static int
+definition_settings(void)
+{
+	int			nestlevel = NewGUCNestLevel();
+
+	(void) set_config_option("search_path", "pg_catalog", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("datestyle", "ISO", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("intervalstyle", "postgres", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("extra_float_digits", "3", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	return nestlevel;
+}
+
+/* A constraint's definition, under definition_settings. */
+static char *
+constraint_definition(Oid conoid)
+{
+	int			nestlevel = definition_settings();
+	char	   *def;
+
+	def = TextDatumGetCString(DirectFunctionCall1(pg_get_constraintdef,
+												  ObjectIdGetDatum(conoid)));
+	AtEOXact_GUC(true, nestlevel);
+	return def;
+}
+
+/*
+ * What depends on members from outside them, or on what goes with them
+ * (indexes, constraints, sequences, row types, ...): what a DROP without
+ * CASCADE refuses to drop, and one with CASCADE drops too.  The objects
+ * that go with the members are followed through their automatic, internal
+ * and partition dependencies, as the drop would.
+ *
+ * Views and materialized views that depend on them are added to *members,
+ * to be kept with them, and so is what depends on those; the foreign keys
+ * of other tables that reference them are added to *fkeys, to be dropped
+ * and recreated on undo.  Returns false when something else depends on
+ * them; *any says whether anything does.
  */
 static bool
-has_outside_dependents(List *members)
+kept_dependents(List **members, List **fkeys, bool *any)
 {
 	List	   *set = NIL;		/* of ObjectAddress *, what would go */
 	List	   *normal = NIL;	/* of ObjectAddress *, what depends on it */
@@ -165,7 +286,8 @@ has_outside_dependents(List *members)
 	ListCell   *lc;
 	int			i;
 
-	foreach(lc, members)
+	*any = false;
+	foreach(lc, *members)
 	{
 		ObjectAddress *addr = palloc(sizeof(ObjectAddress));
 
@@ -196,6 +318,25 @@ has_outside_dependents(List *members)
 			addr->objectSubId = 0;
 			if (dep->deptype == DEPENDENCY_NORMAL)
 			{
+				Oid			view;
+
+				if (address_in(set, addr))
+					continue;
+				*any = true;
+				/* A view on them goes with them, and what depends on it. */
+				if (dep->classid == RewriteRelationId &&
+					OidIsValid(view = rule_view(dep->objid)))
+				{
+					ObjectAddress *va = palloc(sizeof(ObjectAddress));
+
+					ObjectAddressSet(*va, RelationRelationId, view);
+					if (!address_in(set, va))
+					{
+						LockRelationOid(view, AccessExclusiveLock);
+						set = lappend(set, va);
+						*members = lappend(*members, bin_member_of(view, true));
+					}
+				}
 				normal = lappend(normal, addr);
 				continue;
 			}
@@ -211,23 +352,66 @@ has_outside_dependents(List *members)
 	}
 	table_close(depRel, AccessShareLock);
 
+	/* What is left outside: foreign keys of other tables, or not kept. */
 	foreach(lc, normal)
 	{
-		if (!address_in(set, (ObjectAddress *) lfirst(lc)))
-			return true;
+		ObjectAddress *addr = (ObjectAddress *) lfirst(lc);
+		HeapTuple	tup;
+		Form_pg_constraint con;
+		KeptForeignKey *fk;
+		ListCell   *fc;
+		bool		seen = false;
+
+		if (address_in(set, addr))
+			continue;
+		if (addr->classId != ConstraintRelationId)
+			return false;
+		tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(addr->objectId));
+		if (!HeapTupleIsValid(tup))
+			return false;
+		con = (Form_pg_constraint) GETSTRUCT(tup);
+		if (con->contype != CONSTRAINT_FOREIGN)
+		{
+			ReleaseSysCache(tup);
+			return false;
+		}
+		/* A partition's part of a foreign key goes with the whole key. */
+		if (OidIsValid(con->conparentid))
+		{
+			Oid			root = root_constraint(con->conparentid);
+
+			ReleaseSysCache(tup);
+			if (!OidIsValid(root) || !address_in(normal, &(ObjectAddress) {ConstraintRelationId, root, 0}))
+				return false;
+			continue;
+		}
+		foreach(fc, *fkeys)
+			seen |= ((KeptForeignKey *) lfirst(fc))->conoid == addr->objectId;
+		if (!seen)
+		{
+			fk = palloc(sizeof(KeptForeignKey));
+			fk->conoid = addr->objectId;
+			fk->table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(con->conrelid)),
+												   get_rel_name(con->conrelid));
+			fk->name = pstrdup(NameStr(con->conname));
+			fk->definition = constraint_definition(addr->objectId);
+			*fkeys = lappend(*fkeys, fk);
+		}
+		ReleaseSysCache(tup);
 	}
-	return false;
+	return true;
 }
 
 /*
  * The JSON text of an entry: the comment of its schema.  table is the
  * table it is known by (the first member's name when NULL); sequences, the
- * values that a TRUNCATE ... RESTART IDENTITY reset.
+ * values that a TRUNCATE ... RESTART IDENTITY reset; fkeys, the foreign
+ * keys of other tables that a drop took with it.
  */
 static char *
 entry_json(const char *command, const char *table, List *members,
-		   List *sequences, const GuardDecision *decision, int64 audit_id,
-		   TimestampTz at, TimestampTz expires)
+		   List *sequences, List *fkeys, const GuardDecision *decision,
+		   int64 audit_id, TimestampTz at, TimestampTz expires)
 {
 	StringInfoData buf;
 	BinMember  *top = (BinMember *) linitial(members);
@@ -270,9 +454,36 @@ entry_json(const char *command, const char *table, List *members,
 			appendStringInfoString(&buf, ", \"kept\": ");
 			escape_json(&buf, m->kept);
 		}
+		if (m->parent != NULL)
+		{
+			appendStringInfoString(&buf, ", \"parent\": ");
+			escape_json(&buf, m->parent);
+		}
+		if (m->bound != NULL)
+		{
+			appendStringInfoString(&buf, ", \"bound\": ");
+			escape_json(&buf, m->bound);
+		}
 		appendStringInfoChar(&buf, '}');
 	}
 	appendStringInfoChar(&buf, ']');
+	if (fkeys != NIL)
+	{
+		appendStringInfoString(&buf, ", \"foreign_keys\": [");
+		foreach(lc, fkeys)
+		{
+			KeptForeignKey *fk = (KeptForeignKey *) lfirst(lc);
+
+			appendStringInfoString(&buf, foreach_current_index(lc) > 0 ? ", {\"table\": " : "{\"table\": ");
+			escape_json(&buf, fk->table);
+			appendStringInfoString(&buf, ", \"name\": ");
+			escape_json(&buf, fk->name);
+			appendStringInfoString(&buf, ", \"definition\": ");
+			escape_json(&buf, fk->definition);
+			appendStringInfoChar(&buf, '}');
+		}
+		appendStringInfoChar(&buf, ']');
+	}
 	if (sequences != NIL)
 	{
 		appendStringInfoString(&buf, ", \"sequences\": [");
@@ -416,18 +627,66 @@ bin_size(void)
 	return size;
 }
 
+/* The parents of an inheritance child or a partition. */
+static List *
+parents_of(Oid relid)
+{
+	Relation	rel = table_open(InheritsRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	List	   *parents = NIL;
+
+	ScanKeyInit(&key, Anum_pg_inherits_inhrelid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(rel, InheritsRelidSeqnoIndexId, true, NULL, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		parents = lappend_oid(parents, ((Form_pg_inherits) GETSTRUCT(tup))->inhparent);
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return parents;
+}
+
+/* A partition's bound, as ATTACH PARTITION takes it (definition_settings). */
+static char *
+partition_bound(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Datum		bound;
+	bool		isnull;
+	char	   *def = NULL;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	bound = SysCacheGetAttr(RELOID, tup, Anum_pg_class_relpartbound, &isnull);
+	if (!isnull)
+	{
+		int			nestlevel = definition_settings();
+
+		def = TextDatumGetCString(DirectFunctionCall2(pg_get_expr, bound,
+													  ObjectIdGetDatum(relid)));
+		AtEOXact_GUC(true, nestlevel);
+	}
+	ReleaseSysCache(tup);
+	return def;
+}
+
 /*
  * The relations of a DROP TABLE that can be kept: each named table, then
- * its partitions.  NIL when the statement is not one the bin keeps; then
- * *why says why, when it is worth a WARNING.
+ * its partitions, then the views that depend on them; and in *fkeys, the
+ * foreign keys of other tables that reference them.  NIL when the
+ * statement is not one the bin keeps; then *why says why, when it is
+ * worth a WARNING.
  */
 static List *
-keepable(DropStmt *stmt, const char **why)
+keepable(DropStmt *stmt, List **fkeys, const char **why)
 {
 	List	   *members = NIL;
 	ListCell   *lc;
+	bool		any;
 
 	*why = NULL;
+	*fkeys = NIL;
 	foreach(lc, stmt->objects)
 	{
 		RangeVar   *rv = makeRangeVarFromNameList((List *) lfirst(lc));
@@ -435,6 +694,7 @@ keepable(DropStmt *stmt, const char **why)
 		char		relkind;
 		ListCell   *pc;
 		List	   *tables;
+		BinMember  *named;
 
 		if (!OidIsValid(relid))
 		{
@@ -454,38 +714,115 @@ keepable(DropStmt *stmt, const char **why)
 		LockRelationOid(relid, AccessExclusiveLock);
 		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
 			return NIL;			/* dropped meanwhile: DROP TABLE says so */
-		if (get_rel_relispartition(relid) || has_superclass(relid))
-		{
-			*why = "a partition or an inheritance child dropped alone is not kept yet";
-			return NIL;
-		}
 		tables = relkind == RELKIND_PARTITIONED_TABLE ?
 			find_all_inheritors(relid, AccessExclusiveLock, NULL) :
 			list_make1_oid(relid);
 		foreach(pc, tables)
-		{
-			BinMember  *m = palloc(sizeof(BinMember));
+			members = lappend(members, bin_member_of(lfirst_oid(pc),
+													 foreach_current_index(pc) > 0));
 
-			m->relid = lfirst_oid(pc);
-			m->schema = get_namespace_name(get_rel_namespace(m->relid));
-			m->name = get_rel_name(m->relid);
-			m->kept = NULL;
-			members = lappend(members, m);
+		/*
+		 * A partition or an inheritance child dropped alone is detached
+		 * from its parent when it is kept, and attached again on undo.
+		 */
+		named = (BinMember *) list_nth(members, list_length(members) - list_length(tables));
+		if (get_rel_relispartition(relid) || has_superclass(relid))
+		{
+			List	   *parents = parents_of(relid);
+			Oid			parent;
+
+			if (list_length(parents) != 1)
+			{
+				*why = "an inheritance child of several parents is not kept";
+				return NIL;
+			}
+			parent = linitial_oid(parents);
+			named->parent = quote_qualified_identifier(get_namespace_name(get_rel_namespace(parent)),
+													   get_rel_name(parent));
+			if (get_rel_relispartition(relid))
+				named->bound = partition_bound(relid);
 		}
 	}
-	if (members != NIL && has_outside_dependents(members))
+	if (members == NIL)
+		return NIL;
+	if (!kept_dependents(&members, fkeys, &any))
 	{
 		*why = stmt->behavior == DROP_CASCADE ?
-			"a drop that takes other objects with it (CASCADE) is not kept yet" :
+			"something other than a view or a foreign key depends on it" :
 			NULL;
 		return NIL;
 	}
+	if (any && stmt->behavior != DROP_CASCADE)
+		return NIL;				/* PostgreSQL refuses the drop */
 	return members;
 }
 
-/* Move one named table and its partitions into their bin schema. */
+/* Run a statement of the bin's own, through SPI. */
 static void
-keep_table(List *members, const GuardAttempt *attempt,
+bin_execute(const char *sql)
+{
+	SPI_connect();
+	if (SPI_execute(sql, false, 0) < 0)
+		elog(ERROR, "guard: could not run \"%s\"", sql);
+	SPI_finish();
+}
+
+/*
+ * Detach each partition or child dropped alone from its parent, in a
+ * subtransaction; false, with a WARNING, when PostgreSQL refuses it.
+ */
+static bool
+detach_members(List *members, const GuardAttempt *attempt)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ListCell   *lc;
+
+	BeginInternalSubTransaction(NULL);
+	PG_TRY();
+	{
+		foreach(lc, members)
+		{
+			BinMember  *m = (BinMember *) lfirst(lc);
+			char	   *table = quote_qualified_identifier(m->schema, m->name);
+
+			if (m->parent == NULL)
+				continue;
+			bin_execute(m->bound != NULL ?
+						psprintf("ALTER TABLE %s DETACH PARTITION %s", m->parent, table) :
+						psprintf("ALTER TABLE %s NO INHERIT %s", table, m->parent));
+		}
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		ereport(WARNING,
+				(errmsg("guard: the tables of this %s are not kept in the recycle bin",
+						attempt->command),
+				 errdetail("It runs, and cannot be undone: detaching it from its parent failed: %s",
+						   edata->message)));
+		return false;
+	}
+	PG_END_TRY();
+	return true;
+}
+
+/*
+ * Move one named table, its partitions and the views on them into their
+ * bin schema; drop the foreign keys of other tables that reference them.
+ */
+static void
+keep_table(List *members, List *fkeys, const GuardAttempt *attempt,
 		   const GuardDecision *decision, int64 audit_id)
 {
 	BinMember  *top = (BinMember *) linitial(members);
@@ -501,6 +838,16 @@ keep_table(List *members, const GuardAttempt *attempt,
 	snprintf(nspname, sizeof(nspname), BIN_PREFIX "%u", top->relid);
 	nspid = NamespaceCreate(nspname, BOOTSTRAP_SUPERUSERID, false);
 	CommandCounterIncrement();
+	foreach(lc, fkeys)
+	{
+		ObjectAddress constraint;
+
+		ObjectAddressSet(constraint, ConstraintRelationId,
+						 ((KeptForeignKey *) lfirst(lc))->conoid);
+		performDeletion(&constraint, DROP_RESTRICT,
+						PERFORM_DELETION_INTERNAL | PERFORM_DELETION_QUIETLY);
+		CommandCounterIncrement();
+	}
 	foreach(lc, members)
 	{
 		BinMember  *m = (BinMember *) lfirst(lc);
@@ -513,8 +860,8 @@ keep_table(List *members, const GuardAttempt *attempt,
 		CommandCounterIncrement();
 	}
 	CreateComments(nspid, NamespaceRelationId, 0,
-				   entry_json(attempt->command, NULL, members, NIL, decision,
-							  audit_id, at, expires));
+				   entry_json(attempt->command, NULL, members, NIL, fkeys,
+							  decision, audit_id, at, expires));
 	CommandCounterIncrement();
 
 	if (target != NULL)
@@ -579,18 +926,21 @@ guard_recycle_drop(Node *parsetree, const GuardAttempt *attempt,
 {
 	DropStmt   *stmt = (DropStmt *) parsetree;
 	List	   *members;
+	List	   *fkeys;
 	const char *why;
 	ListCell   *lc;
 	int64		audit_id;
+	bool		together;
 
 	if (!bin_keeps(decision) || IsA(parsetree, TruncateStmt))
 		return false;
 
 	if (IsA(parsetree, DropStmt) && stmt->removeType == OBJECT_TABLE)
-		members = keepable(stmt, &why);
+		members = keepable(stmt, &fkeys, &why);
 	else
 	{
 		members = NIL;
+		fkeys = NIL;
 		why = NULL;
 		foreach(lc, decision->targets)
 		{
@@ -622,13 +972,24 @@ guard_recycle_drop(Node *parsetree, const GuardAttempt *attempt,
 			return false;
 	}
 
+	if (!detach_members(members, attempt))
+		return false;
+
 	purge_expired();
 
 	/* The statement's own row first: the keep points at it. */
 	guard_enforce(attempt);
 	audit_id = guard_last_audit_id;
 
-	/* One bin per table named; its partitions follow it. */
+	/*
+	 * One bin per table named; its partitions follow it.  What depends on
+	 * the tables keeps them together: views and foreign keys of other
+	 * tables go into one bin with all of them.
+	 */
+	together = fkeys != NIL;
+	foreach(lc, members)
+		together |= get_rel_relkind(((BinMember *) lfirst(lc))->relid) == RELKIND_VIEW ||
+			get_rel_relkind(((BinMember *) lfirst(lc))->relid) == RELKIND_MATVIEW;
 	while (members != NIL)
 	{
 		BinMember  *top = (BinMember *) linitial(members);
@@ -636,12 +997,13 @@ guard_recycle_drop(Node *parsetree, const GuardAttempt *attempt,
 
 		members = list_delete_first(members);
 		while (members != NIL &&
-			   get_rel_relispartition(((BinMember *) linitial(members))->relid))
+			   (together || ((BinMember *) linitial(members))->follows))
 		{
 			group = lappend(group, linitial(members));
 			members = list_delete_first(members);
 		}
-		keep_table(group, attempt, decision, audit_id);
+		keep_table(group, fkeys, attempt, decision, audit_id);
+		fkeys = NIL;
 	}
 	return true;
 }
@@ -1019,10 +1381,7 @@ guard_recycle_truncate_finish(GuardBinTruncate *bin, int64 audit_id)
 		relation_close(rel, NoLock);
 		CommandCounterIncrement();
 
-		m = palloc(sizeof(BinMember));
-		m->relid = ks->relid;
-		m->schema = get_namespace_name(get_rel_namespace(ks->relid));
-		m->name = get_rel_name(ks->relid);
+		m = bin_member_of(ks->relid, false);
 		/* Two tables of one name, from two schemas: the second is renamed. */
 		m->kept = OidIsValid(get_relname_relid(m->name, nspid)) ?
 			psprintf("%.40s_%u", m->name, ks->relid) : m->name;
@@ -1037,7 +1396,7 @@ guard_recycle_truncate_finish(GuardBinTruncate *bin, int64 audit_id)
 
 	CreateComments(nspid, NamespaceRelationId, 0,
 				   entry_json(bin->attempt->command, table, members,
-							  bin->sequences, bin->decision, audit_id,
+							  bin->sequences, NIL, bin->decision, audit_id,
 							  at, expires));
 	CommandCounterIncrement();
 
@@ -1115,7 +1474,7 @@ entry_members(const char *json)
 
 	values[0] = CStringGetTextDatum(json);
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT m->>'schema', m->>'name', m->>'kept'"
+	if (SPI_execute_with_args("SELECT m->>'schema', m->>'name', m->>'kept', m->>'parent', m->>'bound'"
 							  " FROM pg_catalog.jsonb_array_elements($1::pg_catalog.jsonb->'members') m",
 							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "guard: could not read a recycle bin entry");
@@ -1128,6 +1487,9 @@ entry_members(const char *json)
 		m->schema = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
 		m->name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
 		m->kept = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3);
+		m->follows = i > 0;
+		m->parent = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 4);
+		m->bound = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 5);
 		members = lappend(members, m);
 		MemoryContextSwitchTo(spi);
 	}
@@ -1332,6 +1694,111 @@ undo_truncation(const char *name, Oid nspid, const char *json, List *members)
 	return first;
 }
 
+/* A relation by its qualified name, or InvalidOid. */
+static Oid
+relation_named(const char *qualified)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	Oid			relid = InvalidOid;
+	bool		isnull;
+
+	values[0] = CStringGetTextDatum(qualified);
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT pg_catalog.to_regclass($1)::pg_catalog.oid",
+							  1, argtypes, values, NULL, true, 0) == SPI_OK_SELECT &&
+		SPI_processed == 1)
+	{
+		Datum		oid = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			relid = DatumGetObjectId(oid);
+	}
+	SPI_finish();
+	return relid;
+}
+
+/* Attach again each partition or child that was dropped alone. */
+static void
+reattach(List *members, const char *new_name)
+{
+	ListCell   *lc;
+
+	foreach(lc, members)
+	{
+		BinMember  *m = (BinMember *) lfirst(lc);
+		char	   *table;
+
+		if (m->parent == NULL)
+			continue;
+		table = quote_qualified_identifier(m->schema,
+										   foreach_current_index(lc) == 0 && new_name != NULL ?
+										   new_name : m->name);
+		if (!OidIsValid(relation_named(m->parent)))
+		{
+			ereport(WARNING,
+					(errmsg("guard: %s is put back as a table of its own", table),
+					 errdetail("Its parent %s no longer exists.", m->parent)));
+			continue;
+		}
+		bin_execute(m->bound != NULL ?
+					psprintf("ALTER TABLE %s ATTACH PARTITION %s %s", m->parent, table, m->bound) :
+					psprintf("ALTER TABLE %s INHERIT %s", table, m->parent));
+	}
+}
+
+/*
+ * Recreate the foreign keys of other tables that a drop took with it; not
+ * when the table comes back under a new name, which they do not name.
+ */
+static void
+restore_foreign_keys(const char *json, bool renamed)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	List	   *fkeys = NIL;
+	ListCell   *lc;
+	uint64		i;
+
+	values[0] = CStringGetTextDatum(json);
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT f->>'table', f->>'name', f->>'definition'"
+							  " FROM pg_catalog.jsonb_array_elements(coalesce($1::pg_catalog.jsonb->'foreign_keys', '[]')) f",
+							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "guard: could not read a recycle bin entry");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		MemoryContext spi = MemoryContextSwitchTo(caller);
+		KeptForeignKey *fk = palloc(sizeof(KeptForeignKey));
+
+		fk->table = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		fk->name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+		fk->definition = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3);
+		fkeys = lappend(fkeys, fk);
+		MemoryContextSwitchTo(spi);
+	}
+	SPI_finish();
+
+	foreach(lc, fkeys)
+	{
+		KeptForeignKey *fk = (KeptForeignKey *) lfirst(lc);
+
+		if (renamed || !OidIsValid(relation_named(fk->table)))
+		{
+			ereport(WARNING,
+					(errmsg("guard: foreign key \"%s\" of %s is not recreated", fk->name, fk->table),
+					 renamed ?
+					 errdetail("The table it referenced is put back under a new name.") :
+					 errdetail("Table %s no longer exists.", fk->table),
+					 errhint("Its definition was: %s", fk->definition)));
+			continue;
+		}
+		bin_execute(psprintf("ALTER TABLE %s ADD CONSTRAINT %s %s", fk->table,
+							 quote_identifier(fk->name), fk->definition));
+	}
+}
+
 /*
  * guard.undrop(name, new_name DEFAULT NULL): put a kept table back where it
  * was, under its name or new_name, with its partitions.  Returns the table.
@@ -1348,6 +1815,7 @@ guard_undrop(PG_FUNCTION_ARGS)
 	List	   *members = entry_members(json);
 	char	   *command = entry_field(json, "command");
 	Oid			top_relid = InvalidOid;
+	ErrorContextCallback context;
 	GuardTarget *target;
 	ListCell   *lc;
 
@@ -1423,6 +1891,14 @@ guard_undrop(PG_FUNCTION_ARGS)
 		relation_close(rel, NoLock);
 		CommandCounterIncrement();
 	}
+
+	context.callback = restore_context;
+	context.arg = get_namespace_name(nspid);
+	context.previous = error_context_stack;
+	error_context_stack = &context;
+	reattach(members, new_name);
+	restore_foreign_keys(json, new_name != NULL);
+	error_context_stack = context.previous;
 
 	target = guard_target_relation(top_relid, 0, GUARD_ACTION_DROP);
 	if (target != NULL)

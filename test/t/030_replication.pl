@@ -98,9 +98,31 @@ $primary->restart;
 is($primary->safe_psql('postgres', q{SELECT "table" || ' ' || reason FROM guard.recyclebin ORDER BY 1}),
 	"public.ledger OPS-20: the wrong table\npublic.legacy REP-1: retire legacy",
 	'kept tables are still kept after a restart');
+
+# A truncation hands the table's old storage to the bin: a crash right
+# after its commit replays that, and the standby replays it too.
+$primary->safe_psql('postgres', q{
+	CREATE TABLE journal (id int PRIMARY KEY, body text);
+	INSERT INTO journal SELECT g, repeat(md5(g::text), 300) FROM generate_series(1, 400) g;
+	CHECKPOINT;
+	BEGIN;
+	SET LOCAL guard.override = 'OPS-21: emptied the wrong journal';
+	TRUNCATE journal;
+	COMMIT;
+});
+$primary->stop('immediate');
+$primary->start;
+my $journal_bin = $primary->safe_psql('postgres',
+	q{SELECT bin FROM guard.recyclebin WHERE "table" = 'public.journal'});
+like($journal_bin, qr/^guard_bin_\d+$/, 'the truncation is kept through a crash');
+is($primary->safe_psql('postgres',
+		"SELECT count(*), sum(length(body)), count(*) FILTER (WHERE body = repeat(md5(id::text), 300)) FROM $journal_bin.journal"),
+	'400|3840000|400', 'with every row and TOAST value');
 $primary->wait_for_catchup($standby);
 is($standby->safe_psql('postgres', q{SELECT "table" FROM guard.recyclebin ORDER BY 1}),
-	"public.ledger\npublic.legacy", 'and the standby has them');
+	"public.journal\npublic.ledger\npublic.legacy", 'and the standby has them');
+is($standby->safe_psql('postgres', "SELECT count(*), sum(length(body)) FROM $journal_bin.journal"),
+	'400|3840000', 'the standby reads the kept rows');
 
 # Failover: the primary goes away, the standby is promoted.
 my $inherited = $standby->safe_psql('postgres', 'SELECT count(*) FROM guard.audit');
@@ -138,6 +160,12 @@ $standby->poll_query_until('postgres', q{
 	SELECT count(*) = 1 FROM guard.audit WHERE command = 'guard.undrop' AND objects = '{public.ledger}'})
   or die 'the undrop left no audit row';
 ok(1, 'the undrop is recorded');
+
+is($standby->safe_psql('postgres', q{SELECT guard.undrop('public.journal')}), 'journal',
+	'and puts back the truncated rows');
+is($standby->safe_psql('postgres',
+		'SELECT count(*), count(*) FILTER (WHERE body = repeat(md5(id::text), 300)) FROM journal'),
+	'400|400', 'every one of them, as it was');
 
 # Ids go on increasing after the rows the primary wrote.
 is($standby->safe_psql('postgres', q{
