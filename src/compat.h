@@ -224,4 +224,12 @@ guard_copy_class_stats(Form_pg_class to, const FormData_pg_class *from)
 #define guard_owns_relation(relid) pg_class_ownercheck((relid), GetUserId())
 #endif
 
+/* Whether the current user owns a schema. */
+#if PG_VERSION_NUM >= 160000
+#define guard_owns_schema(nspid) \
+	object_ownercheck(NamespaceRelationId, (nspid), GetUserId())
+#else
+#define guard_owns_schema(nspid) pg_namespace_ownercheck((nspid), GetUserId())
+#endif
+
 #endif							/* GUARD_COMPAT_H */

@@ -184,6 +184,9 @@ typedef struct GuardRow
 /* Most rows the writer takes from the queue at once. */
 #define GUARD_BATCH_MAX		256
 
+/* How often the writer purges expired recycle bin entries, in ms. */
+#define GUARD_PURGE_INTERVAL	60000L
+
 /* What guard.status() shows of the writer and the queue. */
 typedef struct GuardQueueStatus
 {
@@ -241,6 +244,7 @@ extern GuardBinTruncate *guard_recycle_truncate_begin(Node *parsetree,
 													  const GuardAttempt *attempt,
 													  const GuardDecision *decision);
 extern void guard_recycle_truncating(Oid relid);
+extern void guard_recycle_purge_expired(void);
 extern void guard_recycle_truncate_leave(GuardBinTruncate *bin);
 extern void guard_recycle_truncate_finish(GuardBinTruncate *bin, int64 audit_id);
 
@@ -336,5 +340,6 @@ extern void guard_queue_status(GuardQueueStatus *status);
 /* writer.c: the background worker that drains the queue */
 extern void guard_writer_register(void);
 extern PGDLLEXPORT void guard_writer_main(Datum main_arg);
+extern int64 guard_writer_insert(const GuardRow *row);
 
 #endif							/* GUARD_H */

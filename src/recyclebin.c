@@ -40,6 +40,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/catalog.h"
+#include "catalog/objectaccess.h"
 #include "catalog/dependency.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
@@ -47,6 +48,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_depend.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_rewrite.h"
@@ -62,6 +64,7 @@
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/hsearch.h"
 #include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
@@ -556,9 +559,12 @@ bin_table(Oid nspid, const char *json)
 	return relname == NULL ? InvalidOid : get_relname_relid(relname, nspid);
 }
 
-/* Purge the expired entries of this database. */
-static void
-purge_expired(void)
+/*
+ * Purge the expired entries of this database: when a table is kept, and
+ * once a minute by the writer in the audit database.
+ */
+void
+guard_recycle_purge_expired(void)
 {
 	Relation	rel = table_open(NamespaceRelationId, AccessShareLock);
 	TableScanDesc scan = table_beginscan_catalog(rel, 0, NULL);
@@ -594,16 +600,21 @@ purge_expired(void)
 		GuardTarget *target = OidIsValid(relid) ? kept_target(relid, json) : NULL;
 
 		if (target != NULL)
-			guard_record_allowed("guard.purge", target, debug_query_string,
+			guard_record_allowed("guard.purge", target,
+								 guard_is_writer ? "-- expired, purged by the guard writer" :
+								 debug_query_string,
 								 psprintf("expired: kept until %s",
 										  entry_field(json, "expires")));
 		drop_bin(nspid);
 	}
 }
 
-/* The space the recycle bin of this database takes, in bytes. */
+/*
+ * The space the tables and materialized views of one schema take, or of
+ * every bin schema when nspid is InvalidOid, in bytes.
+ */
 static int64
-bin_size(void)
+schema_size(Oid nspid)
 {
 	Relation	rel = table_open(RelationRelationId, AccessShareLock);
 	TableScanDesc scan = table_beginscan_catalog(rel, 0, NULL);
@@ -617,8 +628,10 @@ bin_size(void)
 
 		if (cls->relkind != RELKIND_RELATION && cls->relkind != RELKIND_MATVIEW)
 			continue;
+		if (OidIsValid(nspid) && cls->relnamespace != nspid)
+			continue;
 		nspname = get_namespace_name(cls->relnamespace);
-		if (nspname != NULL && is_bin_schema(nspname))
+		if (nspname != NULL && (OidIsValid(nspid) || is_bin_schema(nspname)))
 			size += DatumGetInt64(DirectFunctionCall1(pg_total_relation_size,
 													  ObjectIdGetDatum(cls->oid)));
 	}
@@ -916,6 +929,392 @@ over_cap(int64 size, const GuardAttempt *attempt, const GuardDecision *decision)
 }
 
 /*
+ * DROP SCHEMA ... CASCADE, kept: instead of dropping a schema and what is in
+ * it, guard renames it guard_bin_<oid>.  Everything in it stays as it is
+ * (tables, views, sequences, types, functions), and the undo renames it
+ * back.  What outside it depends on what is in it goes as CASCADE would
+ * take it: views move into the bin too, foreign keys of other tables are
+ * dropped and recreated on undo; anything else means it is not kept.
+ */
+
+/* A set of object addresses, for the walk over a whole schema. */
+static HTAB *
+address_set(void)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = sizeof(ObjectAddress);
+	ctl.entrysize = sizeof(ObjectAddress);
+	ctl.hcxt = CurrentMemoryContext;
+	return hash_create("guard recycle bin walk", 1024, &ctl,
+					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+/* Add addr to set; false if it was there. */
+static bool
+address_add(HTAB *set, List **order, const ObjectAddress *addr)
+{
+	ObjectAddress key = {addr->classId, addr->objectId, 0};
+	bool		found;
+	ObjectAddress *entry = hash_search(set, &key, HASH_ENTER, &found);
+
+	if (!found)
+		*order = lappend(*order, entry);
+	return !found;
+}
+
+static bool
+address_has(HTAB *set, const ObjectAddress *addr)
+{
+	ObjectAddress key = {addr->classId, addr->objectId, 0};
+
+	return hash_search(set, &key, HASH_FIND, NULL) != NULL;
+}
+
+/*
+ * What outside the schemas depends on what is in them: views, returned in
+ * *views (of BinMember *), and foreign keys of other tables, in *fkeys.
+ * Returns false when something else does; *why says what.
+ */
+static bool
+schema_dependents(List *schemas, List **views, List **fkeys, const char **why)
+{
+	HTAB	   *set = address_set();
+	List	   *order = NIL;
+	List	   *normal = NIL;
+	Relation	depRel = table_open(DependRelationId, AccessShareLock);
+	ListCell   *lc;
+	int			i;
+
+	foreach(lc, schemas)
+	{
+		ObjectAddress addr;
+
+		ObjectAddressSet(addr, NamespaceRelationId, lfirst_oid(lc));
+		address_add(set, &order, &addr);
+	}
+	for (i = 0; i < list_length(order); i++)
+	{
+		ObjectAddress *ref = (ObjectAddress *) list_nth(order, i);
+		ScanKeyData key[2];
+		SysScanDesc scan;
+		HeapTuple	tup;
+		bool		is_schema = ref->classId == NamespaceRelationId &&
+			list_member_oid(schemas, ref->objectId);
+
+		ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
+					F_OIDEQ, ObjectIdGetDatum(ref->classId));
+		ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
+					F_OIDEQ, ObjectIdGetDatum(ref->objectId));
+		scan = systable_beginscan(depRel, DependReferenceIndexId, true, NULL, 2, key);
+		while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tup);
+			ObjectAddress addr = {dep->classid, dep->objid, 0};
+
+			if (dep->deptype == DEPENDENCY_EXTENSION)
+				continue;
+			if (dep->deptype == DEPENDENCY_NORMAL && !is_schema)
+			{
+				Oid			view;
+
+				if (address_has(set, &addr))
+					continue;
+				/* A view elsewhere on what is in it goes with it. */
+				if (dep->classid == RewriteRelationId &&
+					OidIsValid(view = rule_view(dep->objid)) &&
+					!list_member_oid(schemas, get_rel_namespace(view)))
+				{
+					ObjectAddress va;
+
+					ObjectAddressSet(va, RelationRelationId, view);
+					if (address_add(set, &order, &va))
+					{
+						LockRelationOid(view, AccessExclusiveLock);
+						*views = lappend(*views, bin_member_of(view, true));
+					}
+				}
+				normal = lappend(normal, palloc(sizeof(ObjectAddress)));
+				*(ObjectAddress *) llast(normal) = addr;
+				continue;
+			}
+			/* In the schema, or going with what is. */
+			address_add(set, &order, &addr);
+		}
+		systable_endscan(scan);
+	}
+	table_close(depRel, AccessShareLock);
+
+	foreach(lc, normal)
+	{
+		ObjectAddress *addr = (ObjectAddress *) lfirst(lc);
+		HeapTuple	tup;
+		Form_pg_constraint con;
+		KeptForeignKey *fk;
+
+		if (address_has(set, addr))
+			continue;
+		*why = "something outside the schema other than a view or a foreign key depends on what is in it";
+		if (addr->classId != ConstraintRelationId)
+			return false;
+		tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(addr->objectId));
+		if (!HeapTupleIsValid(tup))
+			return false;
+		con = (Form_pg_constraint) GETSTRUCT(tup);
+		if (con->contype != CONSTRAINT_FOREIGN || OidIsValid(con->conparentid))
+		{
+			ReleaseSysCache(tup);
+			return false;
+		}
+		/* Seen once through the table, once through its key's index. */
+		if (address_add(set, &order, addr))
+		{
+			fk = palloc(sizeof(KeptForeignKey));
+			fk->conoid = addr->objectId;
+			fk->table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(con->conrelid)),
+												   get_rel_name(con->conrelid));
+			fk->name = pstrdup(NameStr(con->conname));
+			fk->definition = constraint_definition(addr->objectId);
+			*fkeys = lappend(*fkeys, fk);
+		}
+		ReleaseSysCache(tup);
+	}
+	*why = NULL;
+	return true;
+}
+
+/* Whether an extension is installed in a schema. */
+static bool
+schema_has_extension(Oid nspid)
+{
+	Relation	rel = table_open(ExtensionRelationId, AccessShareLock);
+	TableScanDesc scan = table_beginscan_catalog(rel, 0, NULL);
+	HeapTuple	tup;
+	bool		found = false;
+
+	while (!found && (tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+		found = ((Form_pg_extension) GETSTRUCT(tup))->extnamespace == nspid;
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/* Rename a schema, as ALTER SCHEMA ... RENAME does, without its checks. */
+static void
+rename_schema(Oid nspid, const char *newname)
+{
+	Relation	rel = table_open(NamespaceRelationId, RowExclusiveLock);
+	HeapTuple	tup = SearchSysCacheCopy1(NAMESPACEOID, ObjectIdGetDatum(nspid));
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for schema %u", nspid);
+	namestrcpy(&((Form_pg_namespace) GETSTRUCT(tup))->nspname, newname);
+	CatalogTupleUpdate(rel, &tup->t_self, tup);
+	heap_freetuple(tup);
+	table_close(rel, RowExclusiveLock);
+	InvokeObjectPostAlterHook(NamespaceRelationId, nspid, 0);
+	CommandCounterIncrement();
+}
+
+/* The first table (or else view) of a schema, to describe it by. */
+static Oid
+schema_first_relation(Oid nspid)
+{
+	Relation	rel = table_open(RelationRelationId, AccessShareLock);
+	TableScanDesc scan = table_beginscan_catalog(rel, 0, NULL);
+	HeapTuple	tup;
+	Oid			table = InvalidOid;
+	Oid			other = InvalidOid;
+
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		Form_pg_class cls = (Form_pg_class) GETSTRUCT(tup);
+
+		if (cls->relnamespace != nspid)
+			continue;
+		if ((cls->relkind == RELKIND_RELATION || cls->relkind == RELKIND_PARTITIONED_TABLE) &&
+			(!OidIsValid(table) || cls->oid < table))
+			table = cls->oid;
+		else if ((cls->relkind == RELKIND_VIEW || cls->relkind == RELKIND_MATVIEW) &&
+				 (!OidIsValid(other) || cls->oid < other))
+			other = cls->oid;
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return OidIsValid(table) ? table : other;
+}
+
+/*
+ * Keep the schemas of an overridden DROP SCHEMA.  Returns true when it did,
+ * and recorded the statement; false when the statement must run.
+ */
+static bool
+keep_schemas(DropStmt *stmt, const GuardAttempt *attempt,
+			 const GuardDecision *decision)
+{
+	List	   *schemas = NIL;
+	List	   *views = NIL;
+	List	   *fkeys = NIL;
+	const char *why = NULL;
+	ListCell   *lc;
+	int64		audit_id;
+	int64		size = 0;
+
+	foreach(lc, stmt->objects)
+	{
+		char	   *name = strVal(lfirst(lc));
+		Oid			nspid = get_namespace_oid(name, true);
+
+		if (!OidIsValid(nspid))
+		{
+			if (stmt->missing_ok)
+				continue;
+			return false;		/* DROP SCHEMA says it does not exist */
+		}
+		if (IsCatalogNamespace(nspid) || IsToastNamespace(nspid) ||
+			isAnyTempNamespace(nspid) || is_bin_schema(name) ||
+			!guard_owns_schema(nspid) ||
+			OidIsValid(getExtensionOfObject(NamespaceRelationId, nspid)))
+			return false;		/* DROP SCHEMA says what is wrong, or drops it */
+		if (schema_has_extension(nspid))
+		{
+			why = "an extension is installed in it";
+			break;
+		}
+		LockDatabaseObject(NamespaceRelationId, nspid, 0, AccessExclusiveLock);
+		if (!SearchSysCacheExists1(NAMESPACEOID, ObjectIdGetDatum(nspid)))
+			return false;		/* dropped meanwhile */
+		if (!OidIsValid(schema_first_relation(nspid)))
+			return false;		/* no table, no view: no rows to keep */
+		schemas = lappend_oid(schemas, nspid);
+	}
+	if (why == NULL && schemas != NIL &&
+		!schema_dependents(schemas, &views, &fkeys, &why))
+		Assert(why != NULL);
+	if (why != NULL || schemas == NIL)
+	{
+		if (why != NULL && stmt->behavior == DROP_CASCADE)
+			ereport(WARNING,
+					(errmsg("guard: the tables of this %s are not kept in the recycle bin",
+							attempt->command),
+					 errdetail("It runs, and cannot be undone: %s.", why)));
+		return false;
+	}
+
+	if (guard_recycle_max_size > 0)
+	{
+		size = schema_size(InvalidOid);
+		foreach(lc, schemas)
+			size += schema_size(lfirst_oid(lc));
+		if (over_cap(size, attempt, decision))
+			return false;
+	}
+
+	guard_recycle_purge_expired();
+
+	/* The statement's own row first: the keep points at it. */
+	guard_enforce(attempt);
+	audit_id = guard_last_audit_id;
+
+	foreach(lc, schemas)
+	{
+		Oid			nspid = lfirst_oid(lc);
+		char	   *name = get_namespace_name(nspid);
+		char		nspname[NAMEDATALEN];
+		char	   *comment = schema_comment(nspid);
+		TimestampTz at = GetCurrentTimestamp();
+		TimestampTz expires = TimestampTzPlusMilliseconds(at, (int64) guard_recycle_retention * 60 * 1000);
+		List	   *moved = foreach_current_index(lc) == 0 ? views : NIL;
+		ListCell   *vc;
+		Oid			first;
+		GuardTarget *target;
+		StringInfoData json;
+
+		/* The foreign keys of other tables go, as CASCADE takes them. */
+		if (foreach_current_index(lc) == 0)
+		{
+			foreach(vc, fkeys)
+			{
+				ObjectAddress constraint;
+
+				ObjectAddressSet(constraint, ConstraintRelationId,
+								 ((KeptForeignKey *) lfirst(vc))->conoid);
+				performDeletion(&constraint, DROP_RESTRICT,
+								PERFORM_DELETION_INTERNAL | PERFORM_DELETION_QUIETLY);
+				CommandCounterIncrement();
+			}
+		}
+
+		snprintf(nspname, sizeof(nspname), BIN_PREFIX "%u", nspid);
+		rename_schema(nspid, nspname);
+		foreach(vc, moved)
+		{
+			BinMember  *m = (BinMember *) lfirst(vc);
+			Relation	rel = relation_open(m->relid, NoLock);
+			ObjectAddresses *addrs = new_object_addresses();
+
+			if (OidIsValid(get_relname_relid(m->name, nspid)))
+				ereport(ERROR,
+						(errcode(ERRCODE_DUPLICATE_TABLE),
+						 errmsg("guard: cannot keep view %s with schema \"%s\": the schema has a relation of that name",
+								quote_qualified_identifier(m->schema, m->name), name),
+						 errhint("Drop the view first, or set \"guard.recycle_retention\" to 0 for this drop.")));
+			AlterTableNamespaceInternal(rel, RelationGetNamespace(rel), nspid, addrs);
+			free_object_addresses(addrs);
+			relation_close(rel, NoLock);
+			CommandCounterIncrement();
+		}
+
+		/*
+		 * The entry: named by the schema, described by its first relation;
+		 * the views moved into it and the schema's own comment go into it,
+		 * to come back.
+		 */
+		first = schema_first_relation(nspid);
+		initStringInfo(&json);
+		appendStringInfoString(&json, entry_json(attempt->command, quote_identifier(name),
+												 list_make1(bin_member_of(first, false)),
+												 NIL, foreach_current_index(lc) == 0 ? fkeys : NIL,
+												 decision, audit_id, at, expires));
+		json.data[--json.len] = '\0';	/* the closing brace */
+		appendStringInfoString(&json, ", \"schema\": ");
+		escape_json(&json, name);
+		if (comment != NULL)
+		{
+			appendStringInfoString(&json, ", \"comment\": ");
+			escape_json(&json, comment);
+		}
+		appendStringInfoString(&json, ", \"views\": [");
+		foreach(vc, moved)
+		{
+			BinMember  *m = (BinMember *) lfirst(vc);
+
+			appendStringInfoString(&json, foreach_current_index(vc) > 0 ? ", {\"schema\": " : "{\"schema\": ");
+			escape_json(&json, m->schema);
+			appendStringInfoString(&json, ", \"name\": ");
+			escape_json(&json, m->name);
+			appendStringInfoChar(&json, '}');
+		}
+		appendStringInfoString(&json, "]}");
+		CreateComments(nspid, NamespaceRelationId, 0, json.data);
+		CommandCounterIncrement();
+
+		target = OidIsValid(first) ? guard_target_relation(first, 0, GUARD_ACTION_DROP) : NULL;
+		if (target != NULL)
+		{
+			target->name = pstrdup(quote_identifier(name));
+			guard_record_allowed("guard.keep", target, attempt->statement,
+								 audit_id > 0 ?
+								 psprintf("schema kept as %s until %s, for the statement recorded as id " INT64_FORMAT,
+										  nspname, timestamptz_to_str(expires), audit_id) :
+								 psprintf("schema kept as %s until %s", nspname,
+										  timestamptz_to_str(expires)));
+		}
+	}
+	return true;
+}
+
+/*
  * For guard_ProcessUtility, once the policy has decided: keep the tables of
  * an overridden DROP TABLE instead of dropping them.  Returns true when it
  * did, and recorded the statement; false when the statement must run.
@@ -934,6 +1333,8 @@ guard_recycle_drop(Node *parsetree, const GuardAttempt *attempt,
 
 	if (!bin_keeps(decision) || IsA(parsetree, TruncateStmt))
 		return false;
+	if (IsA(parsetree, DropStmt) && stmt->removeType == OBJECT_SCHEMA)
+		return keep_schemas(stmt, attempt, decision);
 
 	if (IsA(parsetree, DropStmt) && stmt->removeType == OBJECT_TABLE)
 		members = keepable(stmt, &fkeys, &why);
@@ -963,7 +1364,7 @@ guard_recycle_drop(Node *parsetree, const GuardAttempt *attempt,
 
 	if (guard_recycle_max_size > 0)
 	{
-		int64		size = bin_size();
+		int64		size = schema_size(InvalidOid);
 
 		foreach(lc, members)
 			size += DatumGetInt64(DirectFunctionCall1(pg_total_relation_size,
@@ -975,7 +1376,7 @@ guard_recycle_drop(Node *parsetree, const GuardAttempt *attempt,
 	if (!detach_members(members, attempt))
 		return false;
 
-	purge_expired();
+	guard_recycle_purge_expired();
 
 	/* The statement's own row first: the keep points at it. */
 	guard_enforce(attempt);
@@ -1048,7 +1449,7 @@ guard_recycle_truncate_begin(Node *parsetree, const GuardAttempt *attempt,
 	if (OidIsValid(relid))
 		bin->table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 												get_rel_name(relid));
-	bin->size = guard_recycle_max_size > 0 ? bin_size() : 0;
+	bin->size = guard_recycle_max_size > 0 ? schema_size(InvalidOid) : 0;
 	truncating = bin;
 	return bin;
 }
@@ -1356,7 +1757,7 @@ guard_recycle_truncate_finish(GuardBinTruncate *bin, int64 audit_id)
 
 	if (bin->kept == NIL)
 		return;
-	purge_expired();
+	guard_recycle_purge_expired();
 
 	foreach(lc, bin->kept)
 	{
@@ -1462,21 +1863,22 @@ find_bin(const char *name)
 	return found;
 }
 
-/* The members of an entry, as recorded: schema and name of each. */
+/* The members (or views) of an entry, as recorded: schema and name of each. */
 static List *
-entry_members(const char *json)
+entry_members(const char *json, const char *key)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	List	   *members = NIL;
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1];
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
 	uint64		i;
 
 	values[0] = CStringGetTextDatum(json);
+	values[1] = CStringGetTextDatum(key);
 	SPI_connect();
 	if (SPI_execute_with_args("SELECT m->>'schema', m->>'name', m->>'kept', m->>'parent', m->>'bound'"
-							  " FROM pg_catalog.jsonb_array_elements($1::pg_catalog.jsonb->'members') m",
-							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+							  " FROM pg_catalog.jsonb_array_elements(coalesce($1::pg_catalog.jsonb->$2, '[]')) m",
+							  2, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "guard: could not read a recycle bin entry");
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -1580,7 +1982,7 @@ undo_truncation(const char *name, Oid nspid, const char *json, List *members)
 	StringInfoData sql;
 	Oid			first = InvalidOid;
 	ListCell   *lc;
-	int64		rows;
+	volatile int64 rows = 0;
 	bool		isnull;
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1];
@@ -1615,15 +2017,24 @@ undo_truncation(const char *name, Oid nspid, const char *json, List *members)
 		if (!OidIsValid(first))
 			first = relid;
 		columns = restore_columns(binrel, relid, table, name);
-		appendStringInfo(&sql, "%s m%d AS (INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s RETURNING 1)",
-						 foreach_current_index(lc) == 0 ? "WITH" : ",",
-						 foreach_current_index(lc), table, columns, columns,
-						 quote_qualified_identifier(binname, m->kept != NULL ? m->kept : m->name));
+		if (list_length(members) == 1)
+			appendStringInfo(&sql, "INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s",
+							 table, columns, columns,
+							 quote_qualified_identifier(binname, m->kept != NULL ? m->kept : m->name));
+		else
+			appendStringInfo(&sql, "%s m%d AS (INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s RETURNING 1)",
+							 foreach_current_index(lc) == 0 ? "WITH" : ",",
+							 foreach_current_index(lc), table, columns, columns,
+							 quote_qualified_identifier(binname, m->kept != NULL ? m->kept : m->name));
 	}
-	appendStringInfoString(&sql, " SELECT 0::pg_catalog.int8");
-	foreach(lc, members)
-		appendStringInfo(&sql, " + (SELECT pg_catalog.count(*) FROM m%d)",
-						 foreach_current_index(lc));
+	/* Tables of one statement go back in one, for their foreign keys. */
+	if (list_length(members) > 1)
+	{
+		appendStringInfoString(&sql, " SELECT 0::pg_catalog.int8");
+		foreach(lc, members)
+			appendStringInfo(&sql, " + (SELECT pg_catalog.count(*) FROM m%d)",
+							 foreach_current_index(lc));
+	}
 
 	context.callback = restore_context;
 	context.arg = binname;
@@ -1632,7 +2043,14 @@ undo_truncation(const char *name, Oid nspid, const char *json, List *members)
 	SPI_connect();
 	PG_TRY();
 	{
-		if (SPI_execute(sql.data, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
+		int			ret = SPI_execute(sql.data, false, 0);
+
+		if (list_length(members) == 1 && ret == SPI_OK_INSERT)
+			rows = (int64) SPI_processed;
+		else if (list_length(members) > 1 && ret == SPI_OK_SELECT && SPI_processed == 1)
+			rows = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 1, &isnull));
+		else
 			elog(ERROR, "guard: could not put back the rows kept in %s", binname);
 	}
 	PG_CATCH();
@@ -1657,7 +2075,6 @@ undo_truncation(const char *name, Oid nspid, const char *json, List *members)
 				 errhint("Delete or change the rows added since, then undrop again.")));
 	}
 	PG_END_TRY();
-	rows = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 
 	/* Sequences forward to where they were, never back. */
 	values[0] = CStringGetTextDatum(json);
@@ -1800,6 +2217,100 @@ restore_foreign_keys(const char *json, bool renamed)
 }
 
 /*
+ * Undo a DROP SCHEMA: rename the schema back (or to new_name), with its own
+ * comment, move back the views of other schemas that went with it, and
+ * recreate the foreign keys of other tables.  Returns its first relation.
+ */
+static Oid
+undo_schema(const char *name, const char *new_name, Oid nspid, const char *json)
+{
+	char	   *schema = entry_field(json, "schema");
+	char	   *comment = entry_field(json, "comment");
+	char	   *binname = get_namespace_name(nspid);
+	const char *to = new_name != NULL ? new_name : schema;
+	Oid			first = bin_table(nspid, json);
+	List	   *views = entry_members(json, "views");
+	ListCell   *lc;
+	ErrorContextCallback context;
+	GuardTarget *target;
+
+	if (schema == NULL)
+		elog(ERROR, "guard: the recycle bin entry %s names no schema", binname);
+	LockDatabaseObject(NamespaceRelationId, nspid, 0, AccessExclusiveLock);
+	{
+		char	   *now = get_namespace_name(nspid);
+
+		if (now == NULL || strcmp(now, binname) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("guard: \"%s\" is not in the recycle bin any more", name),
+					 errdetail("Another session put it back or purged it meanwhile.")));
+	}
+	if (!guard_owns_schema(nspid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("guard: only the owner of schema \"%s\" or a superuser may undrop it",
+						schema)));
+	if (OidIsValid(get_namespace_oid(to, true)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_SCHEMA),
+				 errmsg("guard: cannot undrop \"%s\": schema \"%s\" already exists",
+						name, to),
+				 errhint("Put it back under another name: SELECT guard.undrop(%s, 'new_name').",
+						 quote_literal_cstr(name))));
+
+	rename_schema(nspid, to);
+	CreateComments(nspid, NamespaceRelationId, 0, comment);
+	CommandCounterIncrement();
+
+	foreach(lc, views)
+	{
+		BinMember  *m = (BinMember *) lfirst(lc);
+		Oid			relid = get_relname_relid(m->name, nspid);
+		Oid			back = get_namespace_oid(m->schema, true);
+		Relation	rel;
+		ObjectAddresses *moved;
+
+		if (!OidIsValid(relid))
+			continue;
+		if (!OidIsValid(back) || OidIsValid(get_relname_relid(m->name, back)))
+		{
+			ereport(WARNING,
+					(errmsg("guard: view %s stays in schema \"%s\"",
+							quote_identifier(m->name), to),
+					 errdetail(OidIsValid(back) ?
+							   "Its schema \"%s\" has a relation of that name now." :
+							   "Its schema \"%s\" no longer exists.", m->schema)));
+			continue;
+		}
+		LockRelationOid(relid, AccessExclusiveLock);
+		rel = relation_open(relid, NoLock);
+		moved = new_object_addresses();
+		AlterTableNamespaceInternal(rel, nspid, back, moved);
+		free_object_addresses(moved);
+		relation_close(rel, NoLock);
+		CommandCounterIncrement();
+	}
+
+	context.callback = restore_context;
+	context.arg = binname;
+	context.previous = error_context_stack;
+	error_context_stack = &context;
+	restore_foreign_keys(json, new_name != NULL);
+	error_context_stack = context.previous;
+
+	target = OidIsValid(first) ? guard_target_relation(first, 0, GUARD_ACTION_DROP) : NULL;
+	if (target != NULL)
+	{
+		target->name = pstrdup(quote_identifier(to));
+		guard_record_allowed("guard.undrop", target, debug_query_string,
+							 psprintf("schema put back from %s, where it was kept since %s",
+									  binname, entry_field(json, "at")));
+	}
+	return first;
+}
+
+/*
  * guard.undrop(name, new_name DEFAULT NULL): put a kept table back where it
  * was, under its name or new_name, with its partitions.  Returns the table.
  */
@@ -1812,7 +2323,7 @@ guard_undrop(PG_FUNCTION_ARGS)
 	char	   *new_name = PG_ARGISNULL(1) ? NULL : NameStr(*PG_GETARG_NAME(1));
 	Oid			nspid = find_bin(name);
 	char	   *json = schema_comment(nspid);
-	List	   *members = entry_members(json);
+	List	   *members = entry_members(json, "members");
 	char	   *command = entry_field(json, "command");
 	Oid			top_relid = InvalidOid;
 	ErrorContextCallback context;
@@ -1822,6 +2333,9 @@ guard_undrop(PG_FUNCTION_ARGS)
 	if (members == NIL)
 		elog(ERROR, "guard: the recycle bin entry %s names no table",
 			 get_namespace_name(nspid));
+
+	if (pg_strcasecmp(command != NULL ? command : "", "DROP SCHEMA") == 0)
+		PG_RETURN_OID(undo_schema(name, new_name, nspid, json));
 
 	/*
 	 * A truncation's rows go back into their tables; under a new name, they

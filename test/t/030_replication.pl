@@ -110,8 +110,28 @@ $primary->safe_psql('postgres', q{
 	TRUNCATE journal;
 	COMMIT;
 });
+# And an entry that has expired meanwhile: the writer purges it when it
+# starts (then once a minute), and records that.
+$primary->safe_psql('postgres', q{
+	DO $$
+	DECLARE
+		bin text := (SELECT bin FROM guard.recyclebin WHERE "table" = 'public.legacy');
+	BEGIN
+		EXECUTE format('COMMENT ON SCHEMA %I IS %L', bin,
+					   jsonb_set(obj_description(bin::regnamespace, 'pg_namespace')::jsonb,
+								 '{expires}', to_jsonb('2000-01-01 00:00:00+00'::text)));
+	END
+	$$;
+});
 $primary->stop('immediate');
 $primary->start;
+$primary->poll_query_until('postgres', q{
+	SELECT count(*) = 1 FROM guard.audit
+	WHERE command = 'guard.purge' AND objects = '{public.legacy}'
+	  AND statement = '-- expired, purged by the guard writer'})
+  or die 'the writer did not purge the expired entry';
+is($primary->safe_psql('postgres', q{SELECT count(*) FROM guard.recyclebin WHERE "table" = 'public.legacy'}),
+	'0', 'the writer purges an expired entry, and records it');
 my $journal_bin = $primary->safe_psql('postgres',
 	q{SELECT bin FROM guard.recyclebin WHERE "table" = 'public.journal'});
 like($journal_bin, qr/^guard_bin_\d+$/, 'the truncation is kept through a crash');
@@ -120,7 +140,7 @@ is($primary->safe_psql('postgres',
 	'400|3840000|400', 'with every row and TOAST value');
 $primary->wait_for_catchup($standby);
 is($standby->safe_psql('postgres', q{SELECT "table" FROM guard.recyclebin ORDER BY 1}),
-	"public.journal\npublic.ledger\npublic.legacy", 'and the standby has them');
+	"public.journal\npublic.ledger", 'and the standby has them');
 is($standby->safe_psql('postgres', "SELECT count(*), sum(length(body)) FROM $journal_bin.journal"),
 	'400|3840000', 'the standby reads the kept rows');
 
