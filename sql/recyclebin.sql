@@ -262,6 +262,10 @@ SELECT bin AS ledger_bin FROM guard.recyclebin WHERE "table" = 'recyclebin_t.led
 SELECT relname, pg_relation_filenode(oid) = :ledger_file AS ledger_file
 FROM pg_class WHERE relnamespace = :'ledger_bin'::regnamespace AND relkind = 'r' ORDER BY 1;
 SELECT count(*), sum(length(memo)) FROM :"ledger_bin".ledger;
+-- Each has a TOAST table named for it (pg_upgrade matches them by name).
+SELECT count(*) FILTER (WHERE t.relname = 'pg_toast_' || c.oid) AS named_for_it
+FROM pg_class c JOIN pg_class t ON t.oid = c.reltoastrelid
+WHERE c.oid IN ('ledger'::regclass, (:'ledger_bin' || '.ledger')::regclass);
 CREATE EXTENSION amcheck;
 SELECT count(*) AS corrupt FROM verify_heapam(:'ledger_bin' || '.ledger');
 DROP EXTENSION amcheck;
@@ -346,6 +350,18 @@ SELECT guard.undrop('storefront');
 SELECT guard.undrop('storefront', 'storefront_restored');
 SELECT count(*) FROM storefront_restored.customer;
 DROP SCHEMA storefront;
+
+-- What the bin does not keep runs with a WARNING that says so: DROP OWNED.
+CREATE ROLE regress_leaver;
+CREATE TABLE owned_one (id int);
+INSERT INTO owned_one VALUES (1);
+ALTER TABLE owned_one OWNER TO regress_leaver;
+BEGIN;
+SET LOCAL guard.override = 'OPS-24: the role leaves';
+DROP OWNED BY regress_leaver;
+COMMIT;
+SELECT to_regclass('owned_one');
+DROP ROLE regress_leaver;
 
 -- Clean up: what is left in the bin, and the schema.
 BEGIN;

@@ -1349,7 +1349,7 @@ guard_recycle_drop(Node *parsetree, const GuardAttempt *attempt,
 
 			if (target->kind == GUARD_TARGET_TABLE &&
 				target->action == GUARD_ACTION_DROP)
-				why = "only the tables of a DROP TABLE or a TRUNCATE are kept yet";
+				why = psprintf("the recycle bin keeps what DROP TABLE, DROP SCHEMA and TRUNCATE remove, not what %s does", attempt->command);
 		}
 	}
 	if (members == NIL)
@@ -1618,6 +1618,31 @@ toast_of(Oid relid)
 	return toastrelid;
 }
 
+/*
+ * Name a TOAST table and its index for their table, as PostgreSQL does;
+ * for no table (InvalidOid), a name of their own, out of the way.
+ */
+static void
+name_toast(Oid toastid, Oid owner)
+{
+	Relation	toast = relation_open(toastid, NoLock);
+	List	   *indexes = RelationGetIndexList(toast);
+	char		name[NAMEDATALEN];
+
+	relation_close(toast, NoLock);
+	if (OidIsValid(owner))
+		snprintf(name, sizeof(name), "pg_toast_%u", owner);
+	else
+		snprintf(name, sizeof(name), "guard_toast_%u", toastid);
+	RenameRelationInternal(toastid, name, true, false);
+	if (list_length(indexes) == 1)
+	{
+		strlcat(name, "_index", sizeof(name));
+		RenameRelationInternal(linitial_oid(indexes), name, true, true);
+	}
+	CommandCounterIncrement();
+}
+
 /* Point a table's pg_class row at another TOAST table. */
 static void
 set_toast_link(Oid relid, Oid toastrelid)
@@ -1733,6 +1758,16 @@ keep_storage(KeptStorage *ks)
 		CommandCounterIncrement();
 		give_storage(toastid, ks->toast_file, &ks->toast);
 		give_storage(ks->toast_index, ks->toast_index_file, NULL);
+
+		/*
+		 * A TOAST table is named for its table (pg_upgrade matches them by
+		 * name): the two swap names, through a third.
+		 */
+		if (OidIsValid(bintoast))
+			name_toast(bintoast, InvalidOid);
+		name_toast(toastid, binrel);
+		if (OidIsValid(bintoast))
+			name_toast(bintoast, ks->relid);
 	}
 	give_storage(binrel, ks->heap_file, &ks->heap);
 	return binrel;

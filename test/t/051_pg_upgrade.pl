@@ -79,16 +79,32 @@ $old->safe_psql('app', q{
 	SET LOCAL guard.override = 'UPG-1: scratch table';
 	DROP TABLE scratch;
 	COMMIT;
+	CREATE TABLE journal (id int PRIMARY KEY, body text);
+	INSERT INTO journal SELECT g, repeat(md5(g::text), 300) FROM generate_series(1, 200) g;
+	BEGIN;
+	SET LOCAL guard.override = 'UPG-2: journal emptied';
+	TRUNCATE journal;
+	COMMIT;
 	ALTER ROLE migrator SET guard.environment = 'production';
 });
 is($old->safe_psql('audit', q{
 	SELECT string_agg(verdict, ',' ORDER BY id) FROM guard.audit}),
-	'blocked,blocked,blocked,blocked,blocked,overridden,allowed,allowed',
-	'the old cluster has its audit rows (the scratch table\'s drop and keep among them)');
+	'blocked,blocked,blocked,blocked,blocked,overridden,allowed,overridden,allowed,allowed',
+	'the old cluster has its audit rows (drop, truncation and keeps among them)');
+# The truncation's kept rows live in the table's old file, which the bin's
+# table was given: pg_upgrade carries it over by its file number.
+my $journal_sql = q{
+	SELECT count(*) || ' ' || count(*) FILTER (WHERE j.body = repeat(md5(j.id::text), 300))
+	FROM guard_bin_JOURNAL.journal j};
+my $journal_bin = $old->safe_psql('app', q{
+	SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	WHERE c.relname = 'journal' AND n.nspname LIKE 'guard_bin_%'});
+$journal_sql =~ s/guard_bin_JOURNAL/$journal_bin/;
+is($old->safe_psql('app', $journal_sql), '200 200', 'the truncation is kept');
 my $data_before = $old->safe_psql('app', $data_sql);
 my $audit_before = $old->safe_psql('audit', audit_sql());
 my ($audit_rows, $max_id) = split / /, $audit_before;
-is($audit_rows, '8', 'eight audit rows');
+is($audit_rows, '10', 'ten audit rows');
 my $ext_before = $old->safe_psql('audit',
 	q{SELECT extversion FROM pg_extension WHERE extname = 'guard'});
 
@@ -154,6 +170,8 @@ SKIP:
 		SELECT n.nspname ~ '^guard_bin_[0-9]+$' AND (SELECT count(*) FROM pg_class WHERE relname = 'scratch') = 1
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname = 'scratch'}),
 		't', 'the table the recycle bin kept is still kept');
+	is($new->safe_psql('app', $journal_sql), '200 200',
+		'and so are the rows of the truncation, TOAST values included');
 	is($new->safe_psql('postgres', q{
 		SELECT array_to_string(setconfig, ',') FROM pg_db_role_setting s
 		JOIN pg_roles r ON r.oid = s.setrole WHERE r.rolname = 'migrator'}),
