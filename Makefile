@@ -19,6 +19,7 @@ OBJS = \
 	src/session.o \
 	src/subscription.o \
 	src/writer.o \
+	src/purger.o \
 	src/functions.o \
 	src/exemption.o \
 	src/config.o \

@@ -319,14 +319,6 @@ guard_audit_record(const GuardAttempt *attempt, const GuardDecision *decision)
 
 	build_row(attempt, decision, &row);
 	guard_last_audit_id = 0;
-	if (guard_is_writer)
-	{
-		/* What the writer does itself (purges), in its own transaction. */
-		id = guard_writer_insert(&row);
-		guard_last_audit_id = id;
-		log_row(&row, id, NULL);
-		return;
-	}
 	if (guard_queue_put(&row, &id, failure, sizeof(failure)))
 	{
 		guard_last_audit_id = id;

@@ -337,6 +337,7 @@ _PG_init(void)
 
 	guard_queue_init();
 	guard_writer_register();
+	guard_purger_register();
 	guard_exemption_init();
 	guard_utility_init();
 	guard_objaccess_init();

@@ -184,9 +184,6 @@ typedef struct GuardRow
 /* Most rows the writer takes from the queue at once. */
 #define GUARD_BATCH_MAX		256
 
-/* How often the writer purges expired recycle bin entries, in ms. */
-#define GUARD_PURGE_INTERVAL	60000L
-
 /* What guard.status() shows of the writer and the queue. */
 typedef struct GuardQueueStatus
 {
@@ -244,7 +241,7 @@ extern GuardBinTruncate *guard_recycle_truncate_begin(Node *parsetree,
 													  const GuardAttempt *attempt,
 													  const GuardDecision *decision);
 extern void guard_recycle_truncating(Oid relid);
-extern void guard_recycle_purge_expired(void);
+extern void guard_recycle_purge_expired(const char *statement);
 extern void guard_recycle_truncate_leave(GuardBinTruncate *bin);
 extern void guard_recycle_truncate_finish(GuardBinTruncate *bin, int64 audit_id);
 
@@ -339,7 +336,10 @@ extern void guard_queue_status(GuardQueueStatus *status);
 
 /* writer.c: the background worker that drains the queue */
 extern void guard_writer_register(void);
+
+/* purger.c: the recycle bin's background purge */
+extern void guard_purger_register(void);
+extern PGDLLEXPORT void guard_purger_main(Datum main_arg);
 extern PGDLLEXPORT void guard_writer_main(Datum main_arg);
-extern int64 guard_writer_insert(const GuardRow *row);
 
 #endif							/* GUARD_H */

@@ -560,11 +560,12 @@ bin_table(Oid nspid, const char *json)
 }
 
 /*
- * Purge the expired entries of this database: when a table is kept, and
- * once a minute by the writer in the audit database.
+ * Purge the expired entries of this database, recorded with statement:
+ * when a table is kept, and once a minute by the purger in the audit
+ * database.
  */
 void
-guard_recycle_purge_expired(void)
+guard_recycle_purge_expired(const char *statement)
 {
 	Relation	rel = table_open(NamespaceRelationId, AccessShareLock);
 	TableScanDesc scan = table_beginscan_catalog(rel, 0, NULL);
@@ -600,9 +601,7 @@ guard_recycle_purge_expired(void)
 		GuardTarget *target = OidIsValid(relid) ? kept_target(relid, json) : NULL;
 
 		if (target != NULL)
-			guard_record_allowed("guard.purge", target,
-								 guard_is_writer ? "-- expired, purged by the guard writer" :
-								 debug_query_string,
+			guard_record_allowed("guard.purge", target, statement,
 								 psprintf("expired: kept until %s",
 										  entry_field(json, "expires")));
 		drop_bin(nspid);
@@ -1210,7 +1209,7 @@ keep_schemas(DropStmt *stmt, const GuardAttempt *attempt,
 			return false;
 	}
 
-	guard_recycle_purge_expired();
+	guard_recycle_purge_expired(debug_query_string);
 
 	/* The statement's own row first: the keep points at it. */
 	guard_enforce(attempt);
@@ -1376,7 +1375,7 @@ guard_recycle_drop(Node *parsetree, const GuardAttempt *attempt,
 	if (!detach_members(members, attempt))
 		return false;
 
-	guard_recycle_purge_expired();
+	guard_recycle_purge_expired(debug_query_string);
 
 	/* The statement's own row first: the keep points at it. */
 	guard_enforce(attempt);
@@ -1792,7 +1791,7 @@ guard_recycle_truncate_finish(GuardBinTruncate *bin, int64 audit_id)
 
 	if (bin->kept == NIL)
 		return;
-	guard_recycle_purge_expired();
+	guard_recycle_purge_expired(debug_query_string);
 
 	foreach(lc, bin->kept)
 	{

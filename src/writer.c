@@ -399,62 +399,6 @@ write_rows(const GuardRow *rows, const int *encodings, int n, bool escape,
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
-/*
- * Insert one row the writer records itself, in the transaction it is in:
- * through the queue, it would wait for itself.  Returns its id.
- */
-int64
-guard_writer_insert(const GuardRow *row)
-{
-	int			encoding = GetDatabaseEncoding();
-	int64		id;
-
-	SPI_connect();
-	find_table();
-	prepare_insert();
-	insert_rows(row, &encoding, 1, false, &id);
-	SPI_finish();
-	return id;
-}
-
-/*
- * Purge the recycle bin entries of the audit database that have expired,
- * each with its audit row, in a transaction of their own.  A failure is
- * reported, and tried again next time.
- */
-static void
-purge_expired_entries(void)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, "guard: purging expired recycle bin entries");
-	PG_TRY();
-	{
-		guard_recycle_purge_expired();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-	}
-	PG_CATCH();
-	{
-		ErrorData  *error;
-
-		MemoryContextSwitchTo(cxt);
-		error = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		ereport(WARNING,
-				(errmsg("guard writer: could not purge the expired recycle bin entries: %s",
-						error->message)));
-		FreeErrorData(error);
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	pgstat_report_activity(STATE_IDLE, NULL);
-}
-
 /* write_rows, returning the error instead of raising it. */
 static ErrorData *
 try_write(const GuardRow *rows, const int *encodings, int n, bool escape,
@@ -629,7 +573,6 @@ guard_writer_main(Datum main_arg)
 	volatile GuardWriterState state = GUARD_WRITER_STARTING;
 	char		failure[128];
 	volatile uint32 idle_event = 0;
-	volatile TimestampTz next_purge = 0;
 
 	guard_is_writer = true;
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -706,15 +649,6 @@ guard_writer_main(Datum main_arg)
 			guard_writer_looked();
 		}
 
-		/* Expired recycle bin entries, once a minute. */
-		if (state == GUARD_WRITER_READY &&
-			GetCurrentTimestamp() >= next_purge)
-		{
-			purge_expired_entries();
-			next_purge = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-													 GUARD_PURGE_INTERVAL);
-		}
-
 		n = guard_queue_take(batch, GUARD_BATCH_MAX);
 		if (n > 0)
 		{
@@ -732,7 +666,7 @@ guard_writer_main(Datum main_arg)
 			idle_event = GUARD_WAIT_EVENT("GuardWriterIdle");
 		(void) WaitLatch(MyLatch,
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 state == GUARD_WRITER_READY ? GUARD_PURGE_INTERVAL : 500L,
+						 state == GUARD_WRITER_READY ? 60000L : 500L,
 						 idle_event);
 	}
 }

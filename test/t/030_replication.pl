@@ -110,7 +110,7 @@ $primary->safe_psql('postgres', q{
 	TRUNCATE journal;
 	COMMIT;
 });
-# And an entry that has expired meanwhile: the writer purges it when it
+# And an entry that has expired meanwhile: guard's purger purges it when it
 # starts (then once a minute), and records that.
 $primary->safe_psql('postgres', q{
 	DO $$
@@ -128,10 +128,10 @@ $primary->start;
 $primary->poll_query_until('postgres', q{
 	SELECT count(*) = 1 FROM guard.audit
 	WHERE command = 'guard.purge' AND objects = '{public.legacy}'
-	  AND statement = '-- expired, purged by the guard writer'})
-  or die 'the writer did not purge the expired entry';
+	  AND statement = '-- expired, purged by the guard purger'})
+  or die 'the purger did not purge the expired entry';
 is($primary->safe_psql('postgres', q{SELECT count(*) FROM guard.recyclebin WHERE "table" = 'public.legacy'}),
-	'0', 'the writer purges an expired entry, and records it');
+	'0', 'the purger purges an expired entry, and records it');
 my $journal_bin = $primary->safe_psql('postgres',
 	q{SELECT bin FROM guard.recyclebin WHERE "table" = 'public.journal'});
 like($journal_bin, qr/^guard_bin_\d+$/, 'the truncation is kept through a crash');
