@@ -154,20 +154,38 @@ is_bin_schema(const char *nspname)
 	return strncmp(nspname, BIN_PREFIX, strlen(BIN_PREFIX)) == 0;
 }
 
-/* Whether a list of ObjectAddress * holds addr (its whole object). */
-static bool
-address_in(List *addresses, const ObjectAddress *addr)
+/* A set of object addresses, for walks over dependencies. */
+static HTAB *
+address_set(void)
 {
-	ListCell   *lc;
+	HASHCTL		ctl;
 
-	foreach(lc, addresses)
-	{
-		ObjectAddress *have = (ObjectAddress *) lfirst(lc);
+	ctl.keysize = sizeof(ObjectAddress);
+	ctl.entrysize = sizeof(ObjectAddress);
+	ctl.hcxt = CurrentMemoryContext;
+	return hash_create("guard recycle bin walk", 1024, &ctl,
+					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
 
-		if (have->classId == addr->classId && have->objectId == addr->objectId)
-			return true;
-	}
-	return false;
+/* Add addr to set; false if it was there. */
+static bool
+address_add(HTAB *set, List **order, const ObjectAddress *addr)
+{
+	ObjectAddress key = {addr->classId, addr->objectId, 0};
+	bool		found;
+	ObjectAddress *entry = hash_search(set, &key, HASH_ENTER, &found);
+
+	if (!found)
+		*order = lappend(*order, entry);
+	return !found;
+}
+
+static bool
+address_has(HTAB *set, const ObjectAddress *addr)
+{
+	ObjectAddress key = {addr->classId, addr->objectId, 0};
+
+	return hash_search(set, &key, HASH_FIND, NULL) != NULL;
 }
 
 /* The view or materialized view whose query a rewrite rule is, if any. */
@@ -268,40 +286,63 @@ constraint_definition(Oid conoid)
 }
 
 /*
- * What depends on members from outside them, or on what goes with them
- * (indexes, constraints, sequences, row types, ...): what a DROP without
- * CASCADE refuses to drop, and one with CASCADE drops too.  The objects
- * that go with the members are followed through their automatic, internal
- * and partition dependencies, as the drop would.
+ * Note a foreign key of another table, to drop and recreate; once, though
+ * it is seen through the table it references and through that key's index.
+ */
+static void
+note_foreign_key(List **fkeys, Oid conoid, Form_pg_constraint con)
+{
+	KeptForeignKey *fk;
+	ListCell   *lc;
+
+	foreach(lc, *fkeys)
+	{
+		if (((KeptForeignKey *) lfirst(lc))->conoid == conoid)
+			return;
+	}
+	fk = palloc(sizeof(KeptForeignKey));
+	fk->conoid = conoid;
+	fk->table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(con->conrelid)),
+										   get_rel_name(con->conrelid));
+	fk->name = pstrdup(NameStr(con->conname));
+	fk->definition = constraint_definition(conoid);
+	*fkeys = lappend(*fkeys, fk);
+}
+
+/*
+ * Walk what would go with roots (ObjectAddress *), following automatic,
+ * internal and partition dependencies as a drop does, and what else
+ * depends on it: what a drop without CASCADE refuses to drop, and one with
+ * CASCADE drops too.  For DROP SCHEMA, schemas lists the schemas dropped:
+ * what is in them goes with them.
  *
- * Views and materialized views that depend on them are added to *members,
- * to be kept with them, and so is what depends on those; the foreign keys
- * of other tables that reference them are added to *fkeys, to be dropped
- * and recreated on undo.  Returns false when something else depends on
- * them; *any says whether anything does.
+ * Views and materialized views outside schemas that depend on what goes
+ * are added to *views, to be kept with it, and so is what depends on them;
+ * the foreign keys of other tables that reference it are added to *fkeys,
+ * to be dropped and recreated on undo.  Returns false when something else
+ * depends on it; *any says whether anything does.
  */
 static bool
-kept_dependents(List **members, List **fkeys, bool *any)
+walk_dependents(List *roots, List *schemas, List **views, List **fkeys,
+				bool *any)
 {
-	List	   *set = NIL;		/* of ObjectAddress *, what would go */
-	List	   *normal = NIL;	/* of ObjectAddress *, what depends on it */
+	HTAB	   *set = address_set();
+	List	   *order = NIL;
+	List	   *normal = NIL;
 	Relation	depRel = table_open(DependRelationId, AccessShareLock);
 	ListCell   *lc;
 	int			i;
 
 	*any = false;
-	foreach(lc, *members)
-	{
-		ObjectAddress *addr = palloc(sizeof(ObjectAddress));
+	foreach(lc, roots)
+		address_add(set, &order, (ObjectAddress *) lfirst(lc));
 
-		ObjectAddressSet(*addr, RelationRelationId, ((BinMember *) lfirst(lc))->relid);
-		set = lappend(set, addr);
-	}
-
-	/* set grows as it is walked. */
-	for (i = 0; i < list_length(set); i++)
+	/* order grows as it is walked. */
+	for (i = 0; i < list_length(order); i++)
 	{
-		ObjectAddress *ref = (ObjectAddress *) list_nth(set, i);
+		ObjectAddress *ref = (ObjectAddress *) list_nth(order, i);
+		bool		in_schema = ref->classId == NamespaceRelationId &&
+			list_member_oid(schemas, ref->objectId);
 		ScanKeyData key[2];
 		SysScanDesc scan;
 		HeapTuple	tup;
@@ -314,42 +355,36 @@ kept_dependents(List **members, List **fkeys, bool *any)
 		while (HeapTupleIsValid(tup = systable_getnext(scan)))
 		{
 			Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tup);
-			ObjectAddress *addr = palloc(sizeof(ObjectAddress));
+			ObjectAddress addr = {dep->classid, dep->objid, 0};
+			Oid			view;
 
-			addr->classId = dep->classid;
-			addr->objectId = dep->objid;
-			addr->objectSubId = 0;
-			if (dep->deptype == DEPENDENCY_NORMAL)
+			if (dep->deptype == DEPENDENCY_EXTENSION ||
+				dep->deptype == DEPENDENCY_AUTO_EXTENSION)
+				continue;
+			if (dep->deptype != DEPENDENCY_NORMAL || in_schema)
 			{
-				Oid			view;
-
-				if (address_in(set, addr))
-					continue;
-				*any = true;
-				/* A view on them goes with them, and what depends on it. */
-				if (dep->classid == RewriteRelationId &&
-					OidIsValid(view = rule_view(dep->objid)))
-				{
-					ObjectAddress *va = palloc(sizeof(ObjectAddress));
-
-					ObjectAddressSet(*va, RelationRelationId, view);
-					if (!address_in(set, va))
-					{
-						LockRelationOid(view, AccessExclusiveLock);
-						set = lappend(set, va);
-						*members = lappend(*members, bin_member_of(view, true));
-					}
-				}
-				normal = lappend(normal, addr);
+				address_add(set, &order, &addr);
 				continue;
 			}
-			if (dep->deptype != DEPENDENCY_AUTO &&
-				dep->deptype != DEPENDENCY_INTERNAL &&
-				dep->deptype != DEPENDENCY_PARTITION_PRI &&
-				dep->deptype != DEPENDENCY_PARTITION_SEC)
+			if (address_has(set, &addr))
 				continue;
-			if (!address_in(set, addr))
-				set = lappend(set, addr);
+			*any = true;
+			/* A view on it goes with it, and what depends on the view. */
+			if (dep->classid == RewriteRelationId &&
+				OidIsValid(view = rule_view(dep->objid)) &&
+				!list_member_oid(schemas, get_rel_namespace(view)))
+			{
+				ObjectAddress va;
+
+				ObjectAddressSet(va, RelationRelationId, view);
+				if (address_add(set, &order, &va))
+				{
+					LockRelationOid(view, AccessExclusiveLock);
+					*views = lappend(*views, bin_member_of(view, true));
+				}
+			}
+			normal = lappend(normal, palloc(sizeof(ObjectAddress)));
+			*(ObjectAddress *) llast(normal) = addr;
 		}
 		systable_endscan(scan);
 	}
@@ -361,11 +396,9 @@ kept_dependents(List **members, List **fkeys, bool *any)
 		ObjectAddress *addr = (ObjectAddress *) lfirst(lc);
 		HeapTuple	tup;
 		Form_pg_constraint con;
-		KeptForeignKey *fk;
-		ListCell   *fc;
-		bool		seen = false;
+		Oid			parent;
 
-		if (address_in(set, addr))
+		if (address_has(set, addr))
 			continue;
 		if (addr->classId != ConstraintRelationId)
 			return false;
@@ -373,135 +406,135 @@ kept_dependents(List **members, List **fkeys, bool *any)
 		if (!HeapTupleIsValid(tup))
 			return false;
 		con = (Form_pg_constraint) GETSTRUCT(tup);
+		parent = con->conparentid;
 		if (con->contype != CONSTRAINT_FOREIGN)
 		{
 			ReleaseSysCache(tup);
 			return false;
 		}
-		/* A partition's part of a foreign key goes with the whole key. */
-		if (OidIsValid(con->conparentid))
-		{
-			Oid			root = root_constraint(con->conparentid);
-
-			ReleaseSysCache(tup);
-			if (!OidIsValid(root) || !address_in(normal, &(ObjectAddress) {ConstraintRelationId, root, 0}))
-				return false;
-			continue;
-		}
-		foreach(fc, *fkeys)
-			seen |= ((KeptForeignKey *) lfirst(fc))->conoid == addr->objectId;
-		if (!seen)
-		{
-			fk = palloc(sizeof(KeptForeignKey));
-			fk->conoid = addr->objectId;
-			fk->table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(con->conrelid)),
-												   get_rel_name(con->conrelid));
-			fk->name = pstrdup(NameStr(con->conname));
-			fk->definition = constraint_definition(addr->objectId);
-			*fkeys = lappend(*fkeys, fk);
-		}
+		if (!OidIsValid(parent))
+			note_foreign_key(fkeys, addr->objectId, con);
 		ReleaseSysCache(tup);
+
+		/* A partition's part of a foreign key goes with the whole key. */
+		if (OidIsValid(parent))
+		{
+			Oid			root = root_constraint(parent);
+			ListCell   *nc;
+			bool		found = false;
+
+			foreach(nc, normal)
+			{
+				ObjectAddress *other = (ObjectAddress *) lfirst(nc);
+
+				found |= other->classId == ConstraintRelationId && other->objectId == root;
+			}
+			if (!found)
+				return false;
+		}
 	}
 	return true;
+}
+
+
+/*
+ * Append "key": value to a JSON object being built, after a comma unless
+ * it is the object's first field; nothing when value is NULL.
+ */
+static void
+json_field(StringInfo buf, const char *key, const char *value)
+{
+	if (value == NULL)
+		return;
+	if (buf->len > 0 && buf->data[buf->len - 1] != '{')
+		appendStringInfoString(buf, ", ");
+	escape_json(buf, key);
+	appendStringInfoString(buf, ": ");
+	escape_json(buf, value);
+}
+
+/* Append "key": [{"schema": ..., "name": ..., ...}, ...] of members. */
+static void
+json_members(StringInfo buf, const char *key, List *members)
+{
+	ListCell   *lc;
+
+	appendStringInfo(buf, ", \"%s\": [", key);
+	foreach(lc, members)
+	{
+		BinMember  *m = (BinMember *) lfirst(lc);
+
+		appendStringInfoString(buf, foreach_current_index(lc) > 0 ? ", {" : "{");
+		json_field(buf, "schema", m->schema);
+		json_field(buf, "name", m->name);
+		json_field(buf, "kept", m->kept);
+		json_field(buf, "parent", m->parent);
+		json_field(buf, "bound", m->bound);
+		appendStringInfoChar(buf, '}');
+	}
+	appendStringInfoChar(buf, ']');
 }
 
 /*
  * The JSON text of an entry: the comment of its schema.  table is the
  * table it is known by (the first member's name when NULL); sequences, the
  * values that a TRUNCATE ... RESTART IDENTITY reset; fkeys, the foreign
- * keys of other tables that a drop took with it.
+ * keys of other tables that a drop took with it.  The object is left open
+ * for the caller to add to, and close.
  */
-static char *
-entry_json(const char *command, const char *table, List *members,
-		   List *sequences, List *fkeys, const GuardDecision *decision,
-		   int64 audit_id, TimestampTz at, TimestampTz expires)
+static void
+entry_json(StringInfo buf, const char *command, const char *table,
+		   List *members, List *sequences, List *fkeys,
+		   const GuardDecision *decision, int64 audit_id, TimestampTz at,
+		   TimestampTz expires)
 {
-	StringInfoData buf;
 	BinMember  *top = (BinMember *) linitial(members);
 	ListCell   *lc;
 
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, "{\"table\": ");
-	escape_json(&buf, table != NULL ? table :
-				quote_qualified_identifier(top->schema, top->name));
-	appendStringInfoString(&buf, ", \"relname\": ");
-	escape_json(&buf, top->kept != NULL ? top->kept : top->name);
-	appendStringInfoString(&buf, ", \"command\": ");
-	escape_json(&buf, command);
-	appendStringInfoString(&buf, ", \"at\": ");
-	escape_json(&buf, timestamptz_to_str(at));
-	appendStringInfoString(&buf, ", \"expires\": ");
-	escape_json(&buf, timestamptz_to_str(expires));
-	appendStringInfoString(&buf, ", \"role\": ");
-	escape_json(&buf, GetUserNameFromId(GetSessionUserId(), false));
-	appendStringInfoString(&buf, ", \"reason\": ");
+	appendStringInfoChar(buf, '{');
+	json_field(buf, "table", table != NULL ? table :
+			   quote_qualified_identifier(top->schema, top->name));
+	json_field(buf, "relname", top->kept != NULL ? top->kept : top->name);
+	json_field(buf, "command", command);
+	json_field(buf, "at", timestamptz_to_str(at));
+	json_field(buf, "expires", timestamptz_to_str(expires));
+	json_field(buf, "role", GetUserNameFromId(GetSessionUserId(), false));
 	if (decision->reason != NULL)
-		escape_json(&buf, decision->reason);
+		json_field(buf, "reason", decision->reason);
 	else
-		appendStringInfoString(&buf, "null");
-	appendStringInfo(&buf, ", \"environment\": \"%s\"",
-					 guard_environment_name(decision->environment));
+		appendStringInfoString(buf, ", \"reason\": null");
+	json_field(buf, "environment", guard_environment_name(decision->environment));
 	if (audit_id > 0)
-		appendStringInfo(&buf, ", \"audit_id\": " INT64_FORMAT, audit_id);
-	appendStringInfoString(&buf, ", \"members\": [");
-	foreach(lc, members)
-	{
-		BinMember  *m = (BinMember *) lfirst(lc);
-
-		appendStringInfoString(&buf, foreach_current_index(lc) > 0 ? ", {\"schema\": " : "{\"schema\": ");
-		escape_json(&buf, m->schema);
-		appendStringInfoString(&buf, ", \"name\": ");
-		escape_json(&buf, m->name);
-		if (m->kept != NULL)
-		{
-			appendStringInfoString(&buf, ", \"kept\": ");
-			escape_json(&buf, m->kept);
-		}
-		if (m->parent != NULL)
-		{
-			appendStringInfoString(&buf, ", \"parent\": ");
-			escape_json(&buf, m->parent);
-		}
-		if (m->bound != NULL)
-		{
-			appendStringInfoString(&buf, ", \"bound\": ");
-			escape_json(&buf, m->bound);
-		}
-		appendStringInfoChar(&buf, '}');
-	}
-	appendStringInfoChar(&buf, ']');
+		appendStringInfo(buf, ", \"audit_id\": " INT64_FORMAT, audit_id);
+	json_members(buf, "members", members);
 	if (fkeys != NIL)
 	{
-		appendStringInfoString(&buf, ", \"foreign_keys\": [");
+		appendStringInfoString(buf, ", \"foreign_keys\": [");
 		foreach(lc, fkeys)
 		{
 			KeptForeignKey *fk = (KeptForeignKey *) lfirst(lc);
 
-			appendStringInfoString(&buf, foreach_current_index(lc) > 0 ? ", {\"table\": " : "{\"table\": ");
-			escape_json(&buf, fk->table);
-			appendStringInfoString(&buf, ", \"name\": ");
-			escape_json(&buf, fk->name);
-			appendStringInfoString(&buf, ", \"definition\": ");
-			escape_json(&buf, fk->definition);
-			appendStringInfoChar(&buf, '}');
+			appendStringInfoString(buf, foreach_current_index(lc) > 0 ? ", {" : "{");
+			json_field(buf, "table", fk->table);
+			json_field(buf, "name", fk->name);
+			json_field(buf, "definition", fk->definition);
+			appendStringInfoChar(buf, '}');
 		}
-		appendStringInfoChar(&buf, ']');
+		appendStringInfoChar(buf, ']');
 	}
 	if (sequences != NIL)
 	{
-		appendStringInfoString(&buf, ", \"sequences\": [");
+		appendStringInfoString(buf, ", \"sequences\": [");
 		foreach(lc, sequences)
 		{
 			KeptSequence *seq = (KeptSequence *) lfirst(lc);
 
-			appendStringInfoString(&buf, foreach_current_index(lc) > 0 ? ", {\"name\": " : "{\"name\": ");
-			escape_json(&buf, seq->name);
-			appendStringInfo(&buf, ", \"last_value\": " INT64_FORMAT "}", seq->last_value);
+			appendStringInfoString(buf, foreach_current_index(lc) > 0 ? ", {" : "{");
+			json_field(buf, "name", seq->name);
+			appendStringInfo(buf, ", \"last_value\": " INT64_FORMAT "}", seq->last_value);
 		}
-		appendStringInfoChar(&buf, ']');
+		appendStringInfoChar(buf, ']');
 	}
-	appendStringInfoChar(&buf, '}');
-	return buf.data;
 }
 
 /* A text field of an entry's JSON, or NULL. */
@@ -694,6 +727,8 @@ static List *
 keepable(DropStmt *stmt, List **fkeys, const char **why)
 {
 	List	   *members = NIL;
+	List	   *roots = NIL;
+	List	   *views = NIL;
 	ListCell   *lc;
 	bool		any;
 
@@ -757,7 +792,16 @@ keepable(DropStmt *stmt, List **fkeys, const char **why)
 	}
 	if (members == NIL)
 		return NIL;
-	if (!kept_dependents(&members, fkeys, &any))
+	foreach(lc, members)
+	{
+		ObjectAddress *addr = palloc(sizeof(ObjectAddress));
+
+		ObjectAddressSet(*addr, RelationRelationId, ((BinMember *) lfirst(lc))->relid);
+		roots = lappend(roots, addr);
+	}
+	if (walk_dependents(roots, NIL, &views, fkeys, &any))
+		members = list_concat(members, views);
+	else
 	{
 		*why = stmt->behavior == DROP_CASCADE ?
 			"something other than a view or a foreign key depends on it" :
@@ -841,6 +885,7 @@ keep_table(List *members, List *fkeys, const GuardAttempt *attempt,
 	char		nspname[NAMEDATALEN];
 	Oid			nspid;
 	ListCell   *lc;
+	StringInfoData json;
 	TimestampTz at = GetCurrentTimestamp();
 	TimestampTz expires = TimestampTzPlusMilliseconds(at, (int64) guard_recycle_retention * 60 * 1000);
 
@@ -871,9 +916,11 @@ keep_table(List *members, List *fkeys, const GuardAttempt *attempt,
 		relation_close(rel, NoLock);
 		CommandCounterIncrement();
 	}
-	CreateComments(nspid, NamespaceRelationId, 0,
-				   entry_json(attempt->command, NULL, members, NIL, fkeys,
-							  decision, audit_id, at, expires));
+	initStringInfo(&json);
+	entry_json(&json, attempt->command, NULL, members, NIL, fkeys, decision,
+			   audit_id, at, expires);
+	appendStringInfoChar(&json, '}');
+	CreateComments(nspid, NamespaceRelationId, 0, json.data);
 	CommandCounterIncrement();
 
 	if (target != NULL)
@@ -936,151 +983,7 @@ over_cap(int64 size, const GuardAttempt *attempt, const GuardDecision *decision)
  * dropped and recreated on undo; anything else means it is not kept.
  */
 
-/* A set of object addresses, for the walk over a whole schema. */
-static HTAB *
-address_set(void)
-{
-	HASHCTL		ctl;
 
-	ctl.keysize = sizeof(ObjectAddress);
-	ctl.entrysize = sizeof(ObjectAddress);
-	ctl.hcxt = CurrentMemoryContext;
-	return hash_create("guard recycle bin walk", 1024, &ctl,
-					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-}
-
-/* Add addr to set; false if it was there. */
-static bool
-address_add(HTAB *set, List **order, const ObjectAddress *addr)
-{
-	ObjectAddress key = {addr->classId, addr->objectId, 0};
-	bool		found;
-	ObjectAddress *entry = hash_search(set, &key, HASH_ENTER, &found);
-
-	if (!found)
-		*order = lappend(*order, entry);
-	return !found;
-}
-
-static bool
-address_has(HTAB *set, const ObjectAddress *addr)
-{
-	ObjectAddress key = {addr->classId, addr->objectId, 0};
-
-	return hash_search(set, &key, HASH_FIND, NULL) != NULL;
-}
-
-/*
- * What outside the schemas depends on what is in them: views, returned in
- * *views (of BinMember *), and foreign keys of other tables, in *fkeys.
- * Returns false when something else does; *why says what.
- */
-static bool
-schema_dependents(List *schemas, List **views, List **fkeys, const char **why)
-{
-	HTAB	   *set = address_set();
-	List	   *order = NIL;
-	List	   *normal = NIL;
-	Relation	depRel = table_open(DependRelationId, AccessShareLock);
-	ListCell   *lc;
-	int			i;
-
-	foreach(lc, schemas)
-	{
-		ObjectAddress addr;
-
-		ObjectAddressSet(addr, NamespaceRelationId, lfirst_oid(lc));
-		address_add(set, &order, &addr);
-	}
-	for (i = 0; i < list_length(order); i++)
-	{
-		ObjectAddress *ref = (ObjectAddress *) list_nth(order, i);
-		ScanKeyData key[2];
-		SysScanDesc scan;
-		HeapTuple	tup;
-		bool		is_schema = ref->classId == NamespaceRelationId &&
-			list_member_oid(schemas, ref->objectId);
-
-		ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
-					F_OIDEQ, ObjectIdGetDatum(ref->classId));
-		ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
-					F_OIDEQ, ObjectIdGetDatum(ref->objectId));
-		scan = systable_beginscan(depRel, DependReferenceIndexId, true, NULL, 2, key);
-		while (HeapTupleIsValid(tup = systable_getnext(scan)))
-		{
-			Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tup);
-			ObjectAddress addr = {dep->classid, dep->objid, 0};
-
-			if (dep->deptype == DEPENDENCY_EXTENSION)
-				continue;
-			if (dep->deptype == DEPENDENCY_NORMAL && !is_schema)
-			{
-				Oid			view;
-
-				if (address_has(set, &addr))
-					continue;
-				/* A view elsewhere on what is in it goes with it. */
-				if (dep->classid == RewriteRelationId &&
-					OidIsValid(view = rule_view(dep->objid)) &&
-					!list_member_oid(schemas, get_rel_namespace(view)))
-				{
-					ObjectAddress va;
-
-					ObjectAddressSet(va, RelationRelationId, view);
-					if (address_add(set, &order, &va))
-					{
-						LockRelationOid(view, AccessExclusiveLock);
-						*views = lappend(*views, bin_member_of(view, true));
-					}
-				}
-				normal = lappend(normal, palloc(sizeof(ObjectAddress)));
-				*(ObjectAddress *) llast(normal) = addr;
-				continue;
-			}
-			/* In the schema, or going with what is. */
-			address_add(set, &order, &addr);
-		}
-		systable_endscan(scan);
-	}
-	table_close(depRel, AccessShareLock);
-
-	foreach(lc, normal)
-	{
-		ObjectAddress *addr = (ObjectAddress *) lfirst(lc);
-		HeapTuple	tup;
-		Form_pg_constraint con;
-		KeptForeignKey *fk;
-
-		if (address_has(set, addr))
-			continue;
-		*why = "something outside the schema other than a view or a foreign key depends on what is in it";
-		if (addr->classId != ConstraintRelationId)
-			return false;
-		tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(addr->objectId));
-		if (!HeapTupleIsValid(tup))
-			return false;
-		con = (Form_pg_constraint) GETSTRUCT(tup);
-		if (con->contype != CONSTRAINT_FOREIGN || OidIsValid(con->conparentid))
-		{
-			ReleaseSysCache(tup);
-			return false;
-		}
-		/* Seen once through the table, once through its key's index. */
-		if (address_add(set, &order, addr))
-		{
-			fk = palloc(sizeof(KeptForeignKey));
-			fk->conoid = addr->objectId;
-			fk->table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(con->conrelid)),
-												   get_rel_name(con->conrelid));
-			fk->name = pstrdup(NameStr(con->conname));
-			fk->definition = constraint_definition(addr->objectId);
-			*fkeys = lappend(*fkeys, fk);
-		}
-		ReleaseSysCache(tup);
-	}
-	*why = NULL;
-	return true;
-}
 
 /* Whether an extension is installed in a schema. */
 static bool
@@ -1187,9 +1090,21 @@ keep_schemas(DropStmt *stmt, const GuardAttempt *attempt,
 			return false;		/* no table, no view: no rows to keep */
 		schemas = lappend_oid(schemas, nspid);
 	}
-	if (why == NULL && schemas != NIL &&
-		!schema_dependents(schemas, &views, &fkeys, &why))
-		Assert(why != NULL);
+	if (why == NULL && schemas != NIL)
+	{
+		List	   *roots = NIL;
+		bool		any;
+
+		foreach(lc, schemas)
+		{
+			ObjectAddress *addr = palloc(sizeof(ObjectAddress));
+
+			ObjectAddressSet(*addr, NamespaceRelationId, lfirst_oid(lc));
+			roots = lappend(roots, addr);
+		}
+		if (!walk_dependents(roots, schemas, &views, &fkeys, &any))
+			why = "something outside the schema other than a view or a foreign key depends on what is in it";
+	}
 	if (why != NULL || schemas == NIL)
 	{
 		if (why != NULL && stmt->behavior == DROP_CASCADE)
@@ -1271,30 +1186,14 @@ keep_schemas(DropStmt *stmt, const GuardAttempt *attempt,
 		 */
 		first = schema_first_relation(nspid);
 		initStringInfo(&json);
-		appendStringInfoString(&json, entry_json(attempt->command, quote_identifier(name),
-												 list_make1(bin_member_of(first, false)),
-												 NIL, foreach_current_index(lc) == 0 ? fkeys : NIL,
-												 decision, audit_id, at, expires));
-		json.data[--json.len] = '\0';	/* the closing brace */
-		appendStringInfoString(&json, ", \"schema\": ");
-		escape_json(&json, name);
-		if (comment != NULL)
-		{
-			appendStringInfoString(&json, ", \"comment\": ");
-			escape_json(&json, comment);
-		}
-		appendStringInfoString(&json, ", \"views\": [");
-		foreach(vc, moved)
-		{
-			BinMember  *m = (BinMember *) lfirst(vc);
-
-			appendStringInfoString(&json, foreach_current_index(vc) > 0 ? ", {\"schema\": " : "{\"schema\": ");
-			escape_json(&json, m->schema);
-			appendStringInfoString(&json, ", \"name\": ");
-			escape_json(&json, m->name);
-			appendStringInfoChar(&json, '}');
-		}
-		appendStringInfoString(&json, "]}");
+		entry_json(&json, attempt->command, quote_identifier(name),
+				   list_make1(bin_member_of(first, false)), NIL,
+				   foreach_current_index(lc) == 0 ? fkeys : NIL,
+				   decision, audit_id, at, expires);
+		json_field(&json, "schema", name);
+		json_field(&json, "comment", comment);
+		json_members(&json, "views", moved);
+		appendStringInfoChar(&json, '}');
 		CreateComments(nspid, NamespaceRelationId, 0, json.data);
 		CommandCounterIncrement();
 
@@ -1785,6 +1684,7 @@ guard_recycle_truncate_finish(GuardBinTruncate *bin, int64 audit_id)
 	char		nspname[NAMEDATALEN];
 	char	   *table = bin->table;
 	ListCell   *lc;
+	StringInfoData json;
 	TimestampTz at = GetCurrentTimestamp();
 	TimestampTz expires = TimestampTzPlusMilliseconds(at, (int64) guard_recycle_retention * 60 * 1000);
 	GuardTarget *target;
@@ -1829,10 +1729,11 @@ guard_recycle_truncate_finish(GuardBinTruncate *bin, int64 audit_id)
 	if (members == NIL)
 		return;
 
-	CreateComments(nspid, NamespaceRelationId, 0,
-				   entry_json(bin->attempt->command, table, members,
-							  bin->sequences, NIL, bin->decision, audit_id,
-							  at, expires));
+	initStringInfo(&json);
+	entry_json(&json, bin->attempt->command, table, members, bin->sequences,
+			   NIL, bin->decision, audit_id, at, expires);
+	appendStringInfoChar(&json, '}');
+	CreateComments(nspid, NamespaceRelationId, 0, json.data);
 	CommandCounterIncrement();
 
 	target = guard_target_relation(((BinMember *) linitial(members))->relid, 0,
