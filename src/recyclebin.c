@@ -537,21 +537,52 @@ entry_json(StringInfo buf, const char *command, const char *table,
 	}
 }
 
-/* A text field of an entry's JSON, or NULL. */
+/* A text field of a JSON object, or NULL. */
 static char *
-entry_field(const char *json, const char *key)
+container_text(JsonbContainer *container, const char *key)
 {
-	Jsonb	   *jb;
-	JsonbValue *val;
+	JsonbValue *val = getKeyJsonValueFromContainer(container, key, strlen(key), NULL);
 
-	if (json == NULL)
-		return NULL;
-	jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
-	val = getKeyJsonValueFromContainer(&jb->root, key, strlen(key), NULL);
 	if (val == NULL || val->type != jbvString)
 		return NULL;
 	return pnstrdup(val->val.string.val, val->val.string.len);
 }
+
+static Jsonb *
+entry_jsonb(const char *json)
+{
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
+}
+
+/* A text field of an entry's JSON, or NULL. */
+static char *
+entry_field(const char *json, const char *key)
+{
+	if (json == NULL)
+		return NULL;
+	return container_text(&entry_jsonb(json)->root, key);
+}
+
+/* The objects of an array of an entry's JSON (JsonbContainer *). */
+static List *
+entry_array(const char *json, const char *key)
+{
+	Jsonb	   *jb = entry_jsonb(json);
+	JsonbValue *array = getKeyJsonValueFromContainer(&jb->root, key, strlen(key), NULL);
+	List	   *items = NIL;
+	JsonbValue *item;
+	uint32		i;
+
+	if (array == NULL || array->type != jbvBinary)
+		return NIL;
+	for (i = 0; (item = getIthJsonbValueFromContainer(array->val.binary.data, i)) != NULL; i++)
+	{
+		if (item->type == jbvBinary)
+			items = lappend(items, item->val.binary.data);
+	}
+	return items;
+}
+
 
 static char *
 schema_comment(Oid nspid)
@@ -1802,37 +1833,26 @@ find_bin(const char *name)
 static List *
 entry_members(const char *json, const char *key)
 {
-	MemoryContext caller = CurrentMemoryContext;
 	List	   *members = NIL;
-	Oid			argtypes[2] = {TEXTOID, TEXTOID};
-	Datum		values[2];
-	uint64		i;
+	ListCell   *lc;
 
-	values[0] = CStringGetTextDatum(json);
-	values[1] = CStringGetTextDatum(key);
-	SPI_connect();
-	if (SPI_execute_with_args("SELECT m->>'schema', m->>'name', m->>'kept', m->>'parent', m->>'bound'"
-							  " FROM pg_catalog.jsonb_array_elements(coalesce($1::pg_catalog.jsonb->$2, '[]')) m",
-							  2, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "guard: could not read a recycle bin entry");
-	for (i = 0; i < SPI_processed; i++)
+	foreach(lc, entry_array(json, key))
 	{
-		MemoryContext spi = MemoryContextSwitchTo(caller);
+		JsonbContainer *item = (JsonbContainer *) lfirst(lc);
 		BinMember  *m = palloc(sizeof(BinMember));
 
 		m->relid = InvalidOid;
-		m->schema = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-		m->name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
-		m->kept = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3);
-		m->follows = i > 0;
-		m->parent = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 4);
-		m->bound = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 5);
+		m->schema = container_text(item, "schema");
+		m->name = container_text(item, "name");
+		m->kept = container_text(item, "kept");
+		m->follows = foreach_current_index(lc) > 0;
+		m->parent = container_text(item, "parent");
+		m->bound = container_text(item, "bound");
 		members = lappend(members, m);
-		MemoryContextSwitchTo(spi);
 	}
-	SPI_finish();
 	return members;
 }
+
 
 /*
  * The relation of bin nspid that keeps member m, locked; an error when
@@ -1902,6 +1922,29 @@ restore_context(void *arg)
 	errcontext("putting back the rows kept in %s", (const char *) arg);
 }
 
+/* A relation by its qualified name, or InvalidOid. */
+static Oid
+relation_named(const char *qualified)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	Oid			relid = InvalidOid;
+	bool		isnull;
+
+	values[0] = CStringGetTextDatum(qualified);
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT pg_catalog.to_regclass($1)::pg_catalog.oid",
+							  1, argtypes, values, NULL, true, 0) == SPI_OK_SELECT &&
+		SPI_processed == 1)
+	{
+		Datum		oid = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			relid = DatumGetObjectId(oid);
+	}
+	SPI_finish();
+	return relid;
+}
 /*
  * Undo a TRUNCATE: insert the rows it removed back into each table, in one
  * statement (so that foreign keys between the tables are checked once all
@@ -1924,6 +1967,7 @@ undo_truncation(const char *name, Oid nspid, const char *json, List *members)
 	ErrorContextCallback context;
 	GuardTarget *target;
 	MemoryContext caller = CurrentMemoryContext;
+	Oid			named;
 
 	initStringInfo(&sql);
 	foreach(lc, members)
@@ -2022,20 +2066,13 @@ undo_truncation(const char *name, Oid nspid, const char *json, List *members)
 							  "    OR (p.seqincrement < 0 AND s.v < pg_catalog.pg_sequence_last_value(s.seq))",
 							  1, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "guard: could not set the sequences kept in %s", binname);
-
-	/* What the statement named, partitioned or not, is what came back. */
-	values[0] = CStringGetTextDatum(entry_field(json, "table"));
-	if (SPI_execute_with_args("SELECT pg_catalog.to_regclass($1)::pg_catalog.oid",
-							  1, argtypes, values, NULL, true, 0) == SPI_OK_SELECT &&
-		SPI_processed == 1)
-	{
-		Datum		named = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-
-		if (!isnull)
-			first = DatumGetObjectId(named);
-	}
 	SPI_finish();
 	error_context_stack = context.previous;
+
+	/* What the statement named, partitioned or not, is what came back. */
+	named = relation_named(entry_field(json, "table"));
+	if (OidIsValid(named))
+		first = named;
 
 	target = guard_target_relation(first, 0, GUARD_ACTION_TRUNCATE);
 	if (target != NULL)
@@ -2046,29 +2083,6 @@ undo_truncation(const char *name, Oid nspid, const char *json, List *members)
 	return first;
 }
 
-/* A relation by its qualified name, or InvalidOid. */
-static Oid
-relation_named(const char *qualified)
-{
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1];
-	Oid			relid = InvalidOid;
-	bool		isnull;
-
-	values[0] = CStringGetTextDatum(qualified);
-	SPI_connect();
-	if (SPI_execute_with_args("SELECT pg_catalog.to_regclass($1)::pg_catalog.oid",
-							  1, argtypes, values, NULL, true, 0) == SPI_OK_SELECT &&
-		SPI_processed == 1)
-	{
-		Datum		oid = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-
-		if (!isnull)
-			relid = DatumGetObjectId(oid);
-	}
-	SPI_finish();
-	return relid;
-}
 
 /* Attach again each partition or child that was dropped alone. */
 static void
@@ -2106,36 +2120,17 @@ reattach(List *members, const char *new_name)
 static void
 restore_foreign_keys(const char *json, bool renamed)
 {
-	MemoryContext caller = CurrentMemoryContext;
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1];
-	List	   *fkeys = NIL;
 	ListCell   *lc;
-	uint64		i;
 
-	values[0] = CStringGetTextDatum(json);
-	SPI_connect();
-	if (SPI_execute_with_args("SELECT f->>'table', f->>'name', f->>'definition'"
-							  " FROM pg_catalog.jsonb_array_elements(coalesce($1::pg_catalog.jsonb->'foreign_keys', '[]')) f",
-							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "guard: could not read a recycle bin entry");
-	for (i = 0; i < SPI_processed; i++)
+	foreach(lc, entry_array(json, "foreign_keys"))
 	{
-		MemoryContext spi = MemoryContextSwitchTo(caller);
-		KeptForeignKey *fk = palloc(sizeof(KeptForeignKey));
+		JsonbContainer *item = (JsonbContainer *) lfirst(lc);
+		KeptForeignKey key = {InvalidOid, container_text(item, "table"),
+			container_text(item, "name"), container_text(item, "definition")};
+		KeptForeignKey *fk = &key;
 
-		fk->table = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-		fk->name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
-		fk->definition = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3);
-		fkeys = lappend(fkeys, fk);
-		MemoryContextSwitchTo(spi);
-	}
-	SPI_finish();
-
-	foreach(lc, fkeys)
-	{
-		KeptForeignKey *fk = (KeptForeignKey *) lfirst(lc);
-
+		if (fk->table == NULL || fk->name == NULL || fk->definition == NULL)
+			elog(ERROR, "guard: a foreign key of a recycle bin entry lacks a field");
 		if (renamed || !OidIsValid(relation_named(fk->table)))
 		{
 			ereport(WARNING,
