@@ -36,7 +36,7 @@ REGRESS = setup settings override drop truncate alter dml cascade routes never s
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf \
 	--temp-instance=$(CURDIR)/tmp_check
 
-ISOLATION = concurrent labels undrop
+ISOLATION = concurrent labels undrop untruncate
 ISOLATION_OPTS = --temp-config=$(srcdir)/test/isolation.conf \
 	--temp-instance=$(CURDIR)/tmp_check_iso \
 	--inputdir=$(srcdir)/test/isolation \
