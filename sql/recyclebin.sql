@@ -119,6 +119,19 @@ SELECT * FROM red_names;
 SELECT has_table_privilege('regress_reader', 'red_team', 'SELECT');
 SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
 WHERE conrelid = 'score_restored'::regclass AND contype = 'f';
+-- An inheritance child goes with its parent under CASCADE, and comes back
+-- under it.
+CREATE TABLE animal (id int, name text);
+CREATE TABLE dog (bark text) INHERITS (animal);
+INSERT INTO animal VALUES (1, 'generic');
+INSERT INTO dog VALUES (2, 'rex', 'woof');
+BEGIN;
+SET LOCAL guard.override = 'OPS-25: animals';
+DROP TABLE animal CASCADE;
+COMMIT;
+SELECT to_regclass('animal'), to_regclass('dog');
+SELECT guard.undrop('recyclebin_t.animal');
+SELECT tableoid::regclass, * FROM animal ORDER BY id;
 -- Something else that depends on it (a function's body): the drop runs,
 -- with a WARNING that it is not kept.
 CREATE FUNCTION team_count() RETURNS bigint LANGUAGE sql
@@ -195,7 +208,11 @@ SET LOCAL guard.override = 'OPS-15: newer';
 DROP TABLE newer;
 COMMIT;
 SELECT "table" FROM guard.recyclebin WHERE "table" LIKE 'recyclebin_t.%' ORDER BY 1;
-SELECT command, verdict, objects, reason FROM guard.audit WHERE command = 'guard.purge'
+SELECT command, verdict, objects, regexp_replace(reason, 'id \d+$', 'id N') AS reason,
+	   substring(reason FROM 'id (\d+)$')::bigint =
+	   (SELECT max(id) FROM guard.audit
+		WHERE command = 'DROP TABLE' AND objects = '{recyclebin_t.old_one}') AS points_at_drop
+FROM guard.audit WHERE command = 'guard.purge'
 ORDER BY id DESC LIMIT 1;
 
 -- guard.recycle_max_size caps the bin: past it, production refuses the
@@ -218,6 +235,21 @@ BEGIN
 EXCEPTION WHEN insufficient_privilege THEN
 	GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
 	RAISE NOTICE E'%\n%\n%', msg, regexp_replace(detail, 'would hold \d+ kB', 'would hold N kB'), hint;
+END
+$$;
+ROLLBACK;
+-- A TRUNCATE too.
+BEGIN;
+SET LOCAL guard.override = 'OPS-17: big';
+DO $$
+DECLARE
+	msg text;
+	detail text;
+BEGIN
+	TRUNCATE big;
+EXCEPTION WHEN insufficient_privilege THEN
+	GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
+	RAISE NOTICE E'%\n%', msg, regexp_replace(detail, 'would hold \d+ kB', 'would hold N kB');
 END
 $$;
 ROLLBACK;

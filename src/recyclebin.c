@@ -69,6 +69,7 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/numeric.h"
 #include "utils/rel.h"
 #include "utils/resowner.h"
 #include "utils/syscache.h"
@@ -316,8 +317,9 @@ note_foreign_key(List **fkeys, Oid conoid, Form_pg_constraint con)
  * CASCADE drops too.  For DROP SCHEMA, schemas lists the schemas dropped:
  * what is in them goes with them.
  *
- * Views and materialized views outside schemas that depend on what goes
- * are added to *views, to be kept with it, and so is what depends on them;
+ * Views and materialized views outside schemas that depend on what goes,
+ * and tables that inherit from it, are added to *views, to be kept with
+ * it, and so is what depends on them;
  * the foreign keys of other tables that reference it are added to *fkeys,
  * to be dropped and recreated on undo.  Returns false when something else
  * depends on it; *any says whether anything does.
@@ -369,9 +371,22 @@ walk_dependents(List *roots, List *schemas, List **views, List **fkeys,
 			if (address_has(set, &addr))
 				continue;
 			*any = true;
-			/* A view on it goes with it, and what depends on the view. */
-			if (dep->classid == RewriteRelationId &&
-				OidIsValid(view = rule_view(dep->objid)) &&
+
+			/*
+			 * A view on it goes with it, and so does a table that inherits
+			 * from it (an inheritance child depends on its parent, normally),
+			 * and what depends on those.
+			 */
+			if (dep->classid == RewriteRelationId)
+				view = rule_view(dep->objid);
+			else if (dep->classid == RelationRelationId && dep->objsubid == 0 &&
+					 ref->classId == RelationRelationId &&
+					 get_rel_relkind(dep->objid) == RELKIND_RELATION &&
+					 has_superclass(dep->objid))
+				view = dep->objid;
+			else
+				view = InvalidOid;
+			if (OidIsValid(view) &&
 				!list_member_oid(schemas, get_rel_namespace(view)))
 			{
 				ObjectAddress va;
@@ -563,6 +578,23 @@ entry_field(const char *json, const char *key)
 	return container_text(&entry_jsonb(json)->root, key);
 }
 
+/*
+ * ", for the statement recorded as id N": what an undo's or a purge's audit
+ * row says of the override's own row, from the entry; "" without one.
+ */
+static const char *
+for_statement(const char *json)
+{
+	JsonbValue *val = getKeyJsonValueFromContainer(&entry_jsonb(json)->root,
+												   "audit_id", strlen("audit_id"), NULL);
+
+	if (val == NULL || val->type != jbvNumeric)
+		return "";
+	return psprintf(", for the statement recorded as id %s",
+					DatumGetCString(DirectFunctionCall1(numeric_out,
+														NumericGetDatum(val->val.numeric))));
+}
+
 /* The objects of an array of an entry's JSON (JsonbContainer *). */
 static List *
 entry_array(const char *json, const char *key)
@@ -666,8 +698,8 @@ guard_recycle_purge_expired(const char *statement)
 
 		if (target != NULL)
 			guard_record_allowed("guard.purge", target, statement,
-								 psprintf("expired: kept until %s",
-										  entry_field(json, "expires")));
+								 psprintf("expired: kept until %s%s",
+										  entry_field(json, "expires"), for_statement(json)));
 		drop_bin(nspid);
 	}
 }
@@ -1318,8 +1350,12 @@ guard_recycle_drop(Node *parsetree, const GuardAttempt *attempt,
 	 */
 	together = fkeys != NIL;
 	foreach(lc, members)
-		together |= get_rel_relkind(((BinMember *) lfirst(lc))->relid) == RELKIND_VIEW ||
-			get_rel_relkind(((BinMember *) lfirst(lc))->relid) == RELKIND_MATVIEW;
+	{
+		BinMember  *m = (BinMember *) lfirst(lc);
+
+		/* A view or an inheritance child that goes with them. */
+		together |= m->follows && !get_rel_relispartition(m->relid);
+	}
 	while (members != NIL)
 	{
 		BinMember  *top = (BinMember *) linitial(members);
@@ -2077,8 +2113,8 @@ undo_truncation(const char *name, Oid nspid, const char *json, List *members)
 	target = guard_target_relation(first, 0, GUARD_ACTION_TRUNCATE);
 	if (target != NULL)
 		guard_record_allowed("guard.undrop", target, debug_query_string,
-							 psprintf(INT64_FORMAT " rows put back from %s, where they were kept since %s",
-									  rows, binname, entry_field(json, "at")));
+							 psprintf(INT64_FORMAT " rows put back from %s, where they were kept since %s%s",
+									  rows, binname, entry_field(json, "at"), for_statement(json)));
 	drop_bin(nspid);
 	return first;
 }
@@ -2234,8 +2270,8 @@ undo_schema(const char *name, const char *new_name, Oid nspid, const char *json)
 	{
 		target->name = pstrdup(quote_identifier(to));
 		guard_record_allowed("guard.undrop", target, debug_query_string,
-							 psprintf("schema put back from %s, where it was kept since %s",
-									  binname, entry_field(json, "at")));
+							 psprintf("schema put back from %s, where it was kept since %s%s",
+									  binname, entry_field(json, "at"), for_statement(json)));
 	}
 	return first;
 }
@@ -2347,8 +2383,9 @@ guard_undrop(PG_FUNCTION_ARGS)
 	target = guard_target_relation(top_relid, 0, GUARD_ACTION_DROP);
 	if (target != NULL)
 		guard_record_allowed("guard.undrop", target, debug_query_string,
-							 psprintf("put back from %s, where it was kept since %s",
-									  get_namespace_name(nspid), entry_field(json, "at")));
+							 psprintf("put back from %s, where it was kept since %s%s",
+									  get_namespace_name(nspid), entry_field(json, "at"),
+									  for_statement(json)));
 	drop_bin(nspid);
 	PG_RETURN_OID(top_relid);
 }
