@@ -1,32 +1,37 @@
 /*-------------------------------------------------------------------------
  *
  * recyclebin.c
- *		Undo: a table that an overridden DROP TABLE lets through is kept, not
- *		destroyed, and guard.undrop puts it back as it was.
+ *		Undo: what an overridden DROP TABLE, DROP SCHEMA or TRUNCATE lets
+ *		through is kept, not destroyed, and guard.undrop puts it back.
  *
- * A kept table moves, whole, into a schema of its own, guard_bin_<oid>
- * (its OID when it was dropped): its rows, columns, indexes, constraints,
- * defaults, owned sequences and their values, triggers, policies, grants,
- * comments and row type move with it (ALTER TABLE ... SET SCHEMA does the
- * same), and so do the partitions of a partitioned table.  Nothing is
- * copied: the drop costs what a SET SCHEMA costs, whatever the table's
- * size, and its space stays in use until the entry is purged.  The schema's
- * comment holds, as JSON, where each relation came from, when, who, the
- * override's reason and audit row, and when the entry expires;
- * guard.recyclebin reads it.  A schema is ordinary catalog data: it
- * replicates, survives a restart and a promotion, and pg_dump keeps it.
+ * Kept: what the override lets through in production (and, as a rehearsal,
+ * what staging warns about), while guard.recycle_retention is not 0.
  *
- * Kept: a DROP TABLE that the override lets through in production (and, as
- * a rehearsal, one that staging warns about), while guard.recycle_retention
- * is not 0, of tables that nothing outside them depends on.  A drop that
- * would take other objects with it (views, foreign keys of other tables,
- * inheritance children; CASCADE), a partition or an inheritance child
- * dropped alone, DROP SCHEMA, DROP OWNED, DROP EXTENSION and TRUNCATE are
- * not kept yet: they run as before, with a WARNING that says so.
+ * - DROP TABLE: the table moves, whole, into a schema of its own,
+ *   guard_bin_<oid> (its OID when it was dropped), as ALTER TABLE ... SET
+ *   SCHEMA moves it: rows, columns, indexes, constraints, defaults, owned
+ *   sequences, triggers, policies, grants, comments, row type, and its
+ *   partitions.  Under CASCADE, the views on it and the tables that inherit
+ *   from it go with it, and the foreign keys of other tables are dropped
+ *   and recreated on undo.  A partition or child dropped alone is detached
+ *   first, and attached again on undo.
+ * - DROP SCHEMA: the schema itself is renamed guard_bin_<oid>, with all
+ *   that is in it.
+ * - TRUNCATE: the table's old storage, which PostgreSQL would unlink at
+ *   commit, is given to a table in a bin schema (see below).
  *
- * Entries expire after guard.recycle_retention; expired entries of a
- * database are purged when the next table is kept there, and by
- * guard.purge.  Every keep, undo and purge is an audit row.
+ * Nothing is copied: a keep costs a few catalog updates, whatever the size,
+ * and the space stays in use until the entry is purged.  The bin schema's
+ * comment holds, as JSON, what the entry was, when, who, the override's
+ * reason and audit row, and when it expires; guard.recyclebin reads it.  A
+ * schema is ordinary catalog data: it replicates, survives a restart, a
+ * crash and a promotion, and pg_dump keeps it.  DROP OWNED, DROP EXTENSION
+ * and a drop over which something else depends are not kept: they run, with
+ * a WARNING that says so.
+ *
+ * Expired entries are purged by the purger (purger.c) in the audit
+ * database, when the next entry is kept in another, and by guard.purge.
+ * Every keep, undo and purge is an audit row.
  *
  *-------------------------------------------------------------------------
  */
