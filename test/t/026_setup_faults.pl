@@ -189,7 +189,7 @@ $clients_refused->(0);
 
 my $rename_offset = -s $node->logfile;
 $node->safe_psql('postgres',
-	"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'guard writer'; "
+	"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type IN ('guard writer', 'guard purger'); "
 	  . 'ALTER DATABASE auditdb RENAME TO auditdb_renamed');
 ok(eval { $node->wait_for_log(qr/FATAL:  database "auditdb" does not exist/, $rename_offset) },
 	'rename: the next writer cannot connect to the renamed database');
