@@ -277,9 +277,10 @@ define_settings(void)
 							check_max_rows, NULL, NULL);
 
 	DefineCustomIntVariable("guard.recycle_retention",
-							"How long a table that an overridden DROP TABLE lets through is kept.",
-							"In production (and in staging, as a rehearsal), such a table is kept in "
-							"the recycle bin for this long, and guard.undrop puts it back. 0 keeps nothing.",
+							"How long the recycle bin keeps what an overridden drop or truncation lets through.",
+							"In production (and in staging, as a rehearsal), a table that an overridden "
+							"DROP TABLE or DROP SCHEMA lets through, and the rows an overridden TRUNCATE "
+							"removes, are kept for this long, and guard.undrop puts them back. 0 keeps nothing.",
 							&guard_recycle_retention,
 							7 * 24 * 60, 0, INT_MAX,
 							PGC_SIGHUP,
@@ -288,8 +289,8 @@ define_settings(void)
 
 	DefineCustomIntVariable("guard.recycle_max_size",
 							"Most space the recycle bin of one database may take.",
-							"In production, a DROP TABLE that would make the bin larger is refused. "
-							"0 sets no cap.",
+							"In production, a drop or truncation that would make the bin larger is "
+							"refused. 0 sets no cap.",
 							&guard_recycle_max_size,
 							0, 0, INT_MAX,
 							PGC_SIGHUP,

@@ -336,10 +336,10 @@ extern void guard_queue_status(GuardQueueStatus *status);
 
 /* writer.c: the background worker that drains the queue */
 extern void guard_writer_register(void);
+extern PGDLLEXPORT void guard_writer_main(Datum main_arg);
 
 /* purger.c: the recycle bin's background purge */
 extern void guard_purger_register(void);
 extern PGDLLEXPORT void guard_purger_main(Datum main_arg);
-extern PGDLLEXPORT void guard_writer_main(Datum main_arg);
 
 #endif							/* GUARD_H */

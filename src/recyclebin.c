@@ -363,7 +363,7 @@ walk_dependents(List *roots, List *schemas, List **views, List **fkeys,
 		{
 			Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tup);
 			ObjectAddress addr = {dep->classid, dep->objid, 0};
-			Oid			view;
+			Oid			follower;
 
 			if (dep->deptype == DEPENDENCY_EXTENSION ||
 				dep->deptype == DEPENDENCY_AUTO_EXTENSION)
@@ -383,24 +383,24 @@ walk_dependents(List *roots, List *schemas, List **views, List **fkeys,
 			 * and what depends on those.
 			 */
 			if (dep->classid == RewriteRelationId)
-				view = rule_view(dep->objid);
+				follower = rule_view(dep->objid);
 			else if (dep->classid == RelationRelationId && dep->objsubid == 0 &&
 					 ref->classId == RelationRelationId &&
 					 get_rel_relkind(dep->objid) == RELKIND_RELATION &&
 					 has_superclass(dep->objid))
-				view = dep->objid;
+				follower = dep->objid;
 			else
-				view = InvalidOid;
-			if (OidIsValid(view) &&
-				!list_member_oid(schemas, get_rel_namespace(view)))
+				follower = InvalidOid;
+			if (OidIsValid(follower) &&
+				!list_member_oid(schemas, get_rel_namespace(follower)))
 			{
 				ObjectAddress va;
 
-				ObjectAddressSet(va, RelationRelationId, view);
+				ObjectAddressSet(va, RelationRelationId, follower);
 				if (address_add(set, &order, &va))
 				{
-					LockRelationOid(view, AccessExclusiveLock);
-					*views = lappend(*views, bin_member_of(view, true));
+					LockRelationOid(follower, AccessExclusiveLock);
+					*views = lappend(*views, bin_member_of(follower, true));
 				}
 			}
 			normal = lappend(normal, palloc(sizeof(ObjectAddress)));
@@ -455,7 +455,6 @@ walk_dependents(List *roots, List *schemas, List **views, List **fkeys,
 	}
 	return true;
 }
-
 
 /*
  * Append "key": value to a JSON object being built, after a comma unless
@@ -639,6 +638,62 @@ kept_target(Oid relid, const char *json)
 	return target;
 }
 
+/* Move a relation, with what goes with it, into another schema. */
+static void
+move_relation(Oid relid, Oid nspid)
+{
+	Relation	rel = relation_open(relid, NoLock);
+	ObjectAddresses *moved = new_object_addresses();
+
+	AlterTableNamespaceInternal(rel, RelationGetNamespace(rel), nspid, moved);
+	free_object_addresses(moved);
+	relation_close(rel, NoLock);
+	CommandCounterIncrement();
+}
+
+/* Drop the foreign keys of other tables that a kept drop takes with it. */
+static void
+drop_foreign_keys(List *fkeys)
+{
+	ListCell   *lc;
+
+	foreach(lc, fkeys)
+	{
+		ObjectAddress constraint;
+
+		ObjectAddressSet(constraint, ConstraintRelationId,
+						 ((KeptForeignKey *) lfirst(lc))->conoid);
+		performDeletion(&constraint, DROP_RESTRICT,
+						PERFORM_DELETION_INTERNAL | PERFORM_DELETION_QUIETLY);
+		CommandCounterIncrement();
+	}
+}
+
+/* When an entry kept at "at" expires. */
+static TimestampTz
+expiry(TimestampTz at)
+{
+	return TimestampTzPlusMilliseconds(at, (int64) guard_recycle_retention * 60 * 1000);
+}
+
+/*
+ * The guard.keep audit row of an entry: what ("kept", "rows kept", "schema
+ * kept") went where, until when, for the statement recorded as audit_id.
+ */
+static void
+record_keep(GuardTarget *target, const char *statement, const char *what,
+			const char *nspname, TimestampTz expires, int64 audit_id)
+{
+	if (target == NULL)
+		return;
+	guard_record_allowed("guard.keep", target, statement,
+						 audit_id > 0 ?
+						 psprintf("%s as %s until %s, for the statement recorded as id " INT64_FORMAT,
+								  what, nspname, timestamptz_to_str(expires), audit_id) :
+						 psprintf("%s as %s until %s", what, nspname,
+								  timestamptz_to_str(expires)));
+}
+
 /* Drop a bin schema and what it holds. */
 static void
 drop_bin(Oid nspid)
@@ -786,7 +841,8 @@ partition_bound(Oid relid)
 
 /*
  * The relations of a DROP TABLE that can be kept: each named table, then
- * its partitions, then the views that depend on them; and in *fkeys, the
+ * its partitions, then the views and tables that go with them (see
+ * walk_dependents); and in *fkeys, the
  * foreign keys of other tables that reference them.  NIL when the
  * statement is not one the bin keeps; then *why says why, when it is
  * worth a WARNING.
@@ -872,7 +928,7 @@ keepable(DropStmt *stmt, List **fkeys, const char **why)
 	else
 	{
 		*why = stmt->behavior == DROP_CASCADE ?
-			"something other than a view or a foreign key depends on it" :
+			"something other than a view, an inheriting table or a foreign key depends on it" :
 			NULL;
 		return NIL;
 	}
@@ -955,7 +1011,7 @@ keep_table(List *members, List *fkeys, const GuardAttempt *attempt,
 	ListCell   *lc;
 	StringInfoData json;
 	TimestampTz at = GetCurrentTimestamp();
-	TimestampTz expires = TimestampTzPlusMilliseconds(at, (int64) guard_recycle_retention * 60 * 1000);
+	TimestampTz expires = expiry(at);
 
 	/* Described where it was, for the audit row. */
 	GuardTarget *target = guard_target_relation(top->relid, 0, GUARD_ACTION_DROP);
@@ -963,27 +1019,9 @@ keep_table(List *members, List *fkeys, const GuardAttempt *attempt,
 	snprintf(nspname, sizeof(nspname), BIN_PREFIX "%u", top->relid);
 	nspid = NamespaceCreate(nspname, BOOTSTRAP_SUPERUSERID, false);
 	CommandCounterIncrement();
-	foreach(lc, fkeys)
-	{
-		ObjectAddress constraint;
-
-		ObjectAddressSet(constraint, ConstraintRelationId,
-						 ((KeptForeignKey *) lfirst(lc))->conoid);
-		performDeletion(&constraint, DROP_RESTRICT,
-						PERFORM_DELETION_INTERNAL | PERFORM_DELETION_QUIETLY);
-		CommandCounterIncrement();
-	}
+	drop_foreign_keys(fkeys);
 	foreach(lc, members)
-	{
-		BinMember  *m = (BinMember *) lfirst(lc);
-		Relation	rel = relation_open(m->relid, NoLock);
-		ObjectAddresses *moved = new_object_addresses();
-
-		AlterTableNamespaceInternal(rel, RelationGetNamespace(rel), nspid, moved);
-		free_object_addresses(moved);
-		relation_close(rel, NoLock);
-		CommandCounterIncrement();
-	}
+		move_relation(((BinMember *) lfirst(lc))->relid, nspid);
 	initStringInfo(&json);
 	entry_json(&json, attempt->command, NULL, members, NIL, fkeys, decision,
 			   audit_id, at, expires);
@@ -991,13 +1029,7 @@ keep_table(List *members, List *fkeys, const GuardAttempt *attempt,
 	CreateComments(nspid, NamespaceRelationId, 0, json.data);
 	CommandCounterIncrement();
 
-	if (target != NULL)
-		guard_record_allowed("guard.keep", target, attempt->statement,
-							 audit_id > 0 ?
-							 psprintf("kept as %s until %s, for the statement recorded as id " INT64_FORMAT,
-									  nspname, timestamptz_to_str(expires), audit_id) :
-							 psprintf("kept as %s until %s", nspname,
-									  timestamptz_to_str(expires)));
+	record_keep(target, attempt->statement, "kept", nspname, expires, audit_id);
 }
 
 /* Whether the bin keeps what a statement so decided lets through. */
@@ -1171,7 +1203,7 @@ keep_schemas(DropStmt *stmt, const GuardAttempt *attempt,
 			roots = lappend(roots, addr);
 		}
 		if (!walk_dependents(roots, schemas, &views, &fkeys, &any))
-			why = "something outside the schema other than a view or a foreign key depends on what is in it";
+			why = "something outside the schema other than a view, an inheriting table or a foreign key depends on what is in it";
 	}
 	if (why != NULL || schemas == NIL)
 	{
@@ -1205,7 +1237,7 @@ keep_schemas(DropStmt *stmt, const GuardAttempt *attempt,
 		char		nspname[NAMEDATALEN];
 		char	   *comment = schema_comment(nspid);
 		TimestampTz at = GetCurrentTimestamp();
-		TimestampTz expires = TimestampTzPlusMilliseconds(at, (int64) guard_recycle_retention * 60 * 1000);
+		TimestampTz expires = expiry(at);
 		List	   *moved = foreach_current_index(lc) == 0 ? views : NIL;
 		ListCell   *vc;
 		Oid			first;
@@ -1214,37 +1246,21 @@ keep_schemas(DropStmt *stmt, const GuardAttempt *attempt,
 
 		/* The foreign keys of other tables go, as CASCADE takes them. */
 		if (foreach_current_index(lc) == 0)
-		{
-			foreach(vc, fkeys)
-			{
-				ObjectAddress constraint;
-
-				ObjectAddressSet(constraint, ConstraintRelationId,
-								 ((KeptForeignKey *) lfirst(vc))->conoid);
-				performDeletion(&constraint, DROP_RESTRICT,
-								PERFORM_DELETION_INTERNAL | PERFORM_DELETION_QUIETLY);
-				CommandCounterIncrement();
-			}
-		}
+			drop_foreign_keys(fkeys);
 
 		snprintf(nspname, sizeof(nspname), BIN_PREFIX "%u", nspid);
 		rename_schema(nspid, nspname);
 		foreach(vc, moved)
 		{
 			BinMember  *m = (BinMember *) lfirst(vc);
-			Relation	rel = relation_open(m->relid, NoLock);
-			ObjectAddresses *addrs = new_object_addresses();
 
 			if (OidIsValid(get_relname_relid(m->name, nspid)))
 				ereport(ERROR,
 						(errcode(ERRCODE_DUPLICATE_TABLE),
-						 errmsg("guard: cannot keep view %s with schema \"%s\": the schema has a relation of that name",
+						 errmsg("guard: cannot keep %s with schema \"%s\": the schema has a relation of that name",
 								quote_qualified_identifier(m->schema, m->name), name),
-						 errhint("Drop the view first, or set \"guard.recycle_retention\" to 0 for this drop.")));
-			AlterTableNamespaceInternal(rel, RelationGetNamespace(rel), nspid, addrs);
-			free_object_addresses(addrs);
-			relation_close(rel, NoLock);
-			CommandCounterIncrement();
+						 errhint("Drop it first, or set \"guard.recycle_retention\" to 0 for this drop.")));
+			move_relation(m->relid, nspid);
 		}
 
 		/*
@@ -1267,15 +1283,9 @@ keep_schemas(DropStmt *stmt, const GuardAttempt *attempt,
 
 		target = OidIsValid(first) ? guard_target_relation(first, 0, GUARD_ACTION_DROP) : NULL;
 		if (target != NULL)
-		{
 			target->name = pstrdup(quote_identifier(name));
-			guard_record_allowed("guard.keep", target, attempt->statement,
-								 audit_id > 0 ?
-								 psprintf("schema kept as %s until %s, for the statement recorded as id " INT64_FORMAT,
-										  nspname, timestamptz_to_str(expires), audit_id) :
-								 psprintf("schema kept as %s until %s", nspname,
-										  timestamptz_to_str(expires)));
-		}
+		record_keep(target, attempt->statement, "schema kept", nspname,
+					expires, audit_id);
 	}
 	return true;
 }
@@ -1758,7 +1768,7 @@ guard_recycle_truncate_finish(GuardBinTruncate *bin, int64 audit_id)
 	ListCell   *lc;
 	StringInfoData json;
 	TimestampTz at = GetCurrentTimestamp();
-	TimestampTz expires = TimestampTzPlusMilliseconds(at, (int64) guard_recycle_retention * 60 * 1000);
+	TimestampTz expires = expiry(at);
 	GuardTarget *target;
 
 	if (bin->kept == NIL)
@@ -1770,8 +1780,6 @@ guard_recycle_truncate_finish(GuardBinTruncate *bin, int64 audit_id)
 		KeptStorage *ks = (KeptStorage *) lfirst(lc);
 		Oid			binrel = keep_storage(ks);
 		BinMember  *m;
-		Relation	rel;
-		ObjectAddresses *moved;
 
 		if (!OidIsValid(binrel))
 			continue;
@@ -1781,12 +1789,7 @@ guard_recycle_truncate_finish(GuardBinTruncate *bin, int64 audit_id)
 			nspid = NamespaceCreate(nspname, BOOTSTRAP_SUPERUSERID, false);
 			CommandCounterIncrement();
 		}
-		rel = relation_open(binrel, NoLock);
-		moved = new_object_addresses();
-		AlterTableNamespaceInternal(rel, RelationGetNamespace(rel), nspid, moved);
-		free_object_addresses(moved);
-		relation_close(rel, NoLock);
-		CommandCounterIncrement();
+		move_relation(binrel, nspid);
 
 		m = bin_member_of(ks->relid, false);
 		/* Two tables of one name, from two schemas: the second is renamed. */
@@ -1810,13 +1813,8 @@ guard_recycle_truncate_finish(GuardBinTruncate *bin, int64 audit_id)
 
 	target = guard_target_relation(((BinMember *) linitial(members))->relid, 0,
 								   GUARD_ACTION_TRUNCATE);
-	if (target != NULL)
-		guard_record_allowed("guard.keep", target, bin->attempt->statement,
-							 audit_id > 0 ?
-							 psprintf("rows kept as %s until %s, for the statement recorded as id " INT64_FORMAT,
-									  nspname, timestamptz_to_str(expires), audit_id) :
-							 psprintf("rows kept as %s until %s", nspname,
-									  timestamptz_to_str(expires)));
+	record_keep(target, bin->attempt->statement, "rows kept", nspname,
+				expires, audit_id);
 }
 
 /*
@@ -2239,8 +2237,6 @@ undo_schema(const char *name, const char *new_name, Oid nspid, const char *json)
 		BinMember  *m = (BinMember *) lfirst(lc);
 		Oid			relid = get_relname_relid(m->name, nspid);
 		Oid			back = get_namespace_oid(m->schema, true);
-		Relation	rel;
-		ObjectAddresses *moved;
 
 		if (!OidIsValid(relid))
 			continue;
@@ -2255,12 +2251,7 @@ undo_schema(const char *name, const char *new_name, Oid nspid, const char *json)
 			continue;
 		}
 		LockRelationOid(relid, AccessExclusiveLock);
-		rel = relation_open(relid, NoLock);
-		moved = new_object_addresses();
-		AlterTableNamespaceInternal(rel, nspid, back, moved);
-		free_object_addresses(moved);
-		relation_close(rel, NoLock);
-		CommandCounterIncrement();
+		move_relation(relid, back);
 	}
 
 	context.callback = restore_context;
@@ -2362,19 +2353,13 @@ guard_undrop(PG_FUNCTION_ARGS)
 	foreach(lc, members)
 	{
 		BinMember  *m = (BinMember *) lfirst(lc);
-		Relation	rel;
-		ObjectAddresses *moved = new_object_addresses();
 
 		if (foreach_current_index(lc) == 0 && new_name != NULL)
 		{
 			RenameRelationInternal(m->relid, new_name, false, false);
 			CommandCounterIncrement();
 		}
-		rel = relation_open(m->relid, NoLock);
-		AlterTableNamespaceInternal(rel, nspid, get_namespace_oid(m->schema, false), moved);
-		free_object_addresses(moved);
-		relation_close(rel, NoLock);
-		CommandCounterIncrement();
+		move_relation(m->relid, get_namespace_oid(m->schema, false));
 	}
 
 	context.callback = restore_context;
