@@ -324,6 +324,7 @@ sub truncate_targets
 }
 
 my $U;    # the unit being built: id, marker, route, caller, effective
+my $AUDITED;    # whether an earlier unit leaves a row in guard.audit
 
 sub nosuch { return 'rnd_nosuch_' . $U->{id}; }
 
@@ -613,6 +614,9 @@ my @TEMPLATES = (
 	{
 		name => 'audit_database', weight => 3, roles => 'superuser', custom => 1,
 		build => sub {
+			# Until a row is recorded, guard.audit holds none: a change to
+			# it destroys nothing, and guard lets it run (decided on data).
+			return undef unless $AUDITED;
 			my @forms = (
 				[ 'TRUNCATE TABLE', ['guard.audit'], 'TRUNCATE guard.audit' ],
 				[ 'DELETE', ['guard.audit'], 'DELETE FROM guard.audit' ],
@@ -1524,6 +1528,7 @@ sub generate
 	@DML_ROLES = ($SUP, 'rnd_owner', 'rnd_app');
 	srand($seed);
 	build_model();
+	$AUDITED = 0;
 
 	my $total = 0;
 	$total += $_->{weight} foreach @TEMPLATES;
@@ -1551,6 +1556,7 @@ sub generate
 			push @lines, $l;
 		}
 		$unit->{last_line} = scalar @lines;
+		$AUDITED ||= grep { $_->[1]{audit} } @{ $unit->{lines} };
 		push @units, $unit;
 	}
 	push @lines, [ '\\echo rnd-script-complete', { type => 'ok' } ];
