@@ -61,6 +61,21 @@
 #define GUARD_MY_LXID (MyProc->lxid)
 #endif
 
+/*
+ * Index entries for a tuple just inserted, as a plain INSERT makes them.
+ * 16 added onlySummarizing; 19 put the booleans into flags.
+ */
+#if PG_VERSION_NUM >= 190000
+#define GUARD_INSERT_INDEX_TUPLES(rri, slot, estate) \
+	ExecInsertIndexTuples((rri), (estate), 0, (slot), NIL, NULL)
+#elif PG_VERSION_NUM >= 160000
+#define GUARD_INSERT_INDEX_TUPLES(rri, slot, estate) \
+	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL, false)
+#else
+#define GUARD_INSERT_INDEX_TUPLES(rri, slot, estate) \
+	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL)
+#endif
+
 /* LockHeldByMe() gained an "orstronger" argument in 17. */
 #if PG_VERSION_NUM >= 170000
 #define GUARD_LOCK_HELD_BY_ME(tag, mode) LockHeldByMe((tag), (mode), false)

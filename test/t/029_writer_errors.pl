@@ -1,7 +1,8 @@
 # The writer recovers from errors in its own loop instead of exiting: a
 # query cancel (pg_cancel_backend) while it is idle or while it waits for a
 # lock leaves the same process writing, and no record falls back to the
-# log.
+# log.  It honours what a DBA adds to guard.audit: an INSERT trigger, an
+# expression index, a CHECK constraint.
 use strict;
 use warnings;
 
@@ -64,6 +65,65 @@ is(scalar(log_lines($node, qr/guard audit fallback:/, $offset)), 0,
 	'nothing fell back to the log');
 
 $locker->quit;
+
+# What a DBA adds to guard.audit is honoured.  The writer puts rows into
+# the table's heap and indexes itself while the table is as the extension
+# made it, and executes an INSERT once the table has an INSERT trigger.
+$node->safe_psql('postgres', q{
+	CREATE INDEX audit_lower_statement ON guard.audit (lower(statement));
+	CREATE TABLE seen_by_trigger (audit_id bigint, statement text);
+	CREATE FUNCTION audit_seen() RETURNS trigger LANGUAGE plpgsql AS
+		$$BEGIN
+			INSERT INTO public.seen_by_trigger VALUES (NEW.id, NEW.statement);
+			NEW.reason := 'seen by a trigger';
+			RETURN NEW;
+		END$$;
+	CREATE TRIGGER audit_seen BEFORE INSERT ON guard.audit
+		FOR EACH ROW EXECUTE FUNCTION audit_seen();
+});
+refuse('with-trigger');
+is($node->safe_psql('postgres', q{
+	SELECT a.reason || ' / ' || (s.audit_id = a.id)
+	FROM guard.audit a JOIN seen_by_trigger s USING (statement)
+	WHERE a.statement LIKE '%with-trigger%'}),
+	'seen by a trigger / true',
+	'an INSERT trigger on guard.audit fires for the writer\'s row, and its change is kept');
+
+$node->safe_psql('postgres', 'DROP TRIGGER audit_seen ON guard.audit');
+refuse('without-trigger');
+is(audit_count($node, q{statement LIKE '%without-trigger%' AND reason IS NULL}), '1',
+	'without the trigger: the row is written');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM seen_by_trigger
+	WHERE statement LIKE '%without-trigger%'}), '0',
+	'without the trigger: no trigger ran');
+is($node->safe_psql('postgres', q{
+	SET enable_seqscan = off;
+	SELECT count(*) FROM guard.audit
+	WHERE lower(statement) = 'drop table victim /* without-trigger */'}),
+	'1', 'the DBA\'s expression index finds the row');
+$node->safe_psql('postgres', 'CREATE EXTENSION amcheck');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM pg_index i,
+		LATERAL bt_index_check(i.indexrelid, true)
+	WHERE i.indrelid = 'guard.audit'::regclass}),
+	'3', 'every index of guard.audit holds every row (amcheck, heapallindexed)');
+
+# A row that breaks a constraint the DBA added: that row goes to the log,
+# the next one to the table.
+$node->safe_psql('postgres', q{ALTER TABLE guard.audit
+	ADD CONSTRAINT no_forbidden CHECK (statement NOT LIKE '%forbidden%')});
+$offset = -s $node->logfile;
+refuse('forbidden');
+ok(log_lines($node, qr/guard audit fallback:.*forbidden/, $offset),
+	'a row that breaks the DBA\'s constraint falls back to the log');
+like(join("\n", log_lines($node, qr/could not write an audit row/, $offset)),
+	qr/violates check constraint "no_forbidden"/,
+	'the log says which constraint');
+refuse('allowed-again');
+is(audit_count($node, q{statement LIKE '%allowed-again%'}), '1',
+	'the next row is written');
+is(audit_count($node, q{statement LIKE '%forbidden%'}), '0',
+	'the row that broke the constraint is not in the table');
 
 $node->stop;
 done_testing();
