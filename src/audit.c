@@ -242,7 +242,9 @@ guard_record_unpack(const void *slot_record, GuardRow *row)
 static void
 append_json_text(StringInfo buf, const char *key, const char *value)
 {
-	appendStringInfo(buf, ",\"%s\":", key);
+	appendStringInfoString(buf, ",\"");
+	appendStringInfoString(buf, key);
+	appendStringInfoString(buf, "\":");
 	if (value == NULL)
 		appendStringInfoString(buf, "null");
 	else
@@ -264,9 +266,9 @@ log_row(const GuardRow *row, int64 id, const char *failure)
 
 	initStringInfo(&buf);
 	if (failure == NULL)
-		appendStringInfo(&buf, "{\"id\":" INT64_FORMAT, id);
+		appendStringInfo(&buf, "guard audit: {\"id\":" INT64_FORMAT, id);
 	else
-		appendStringInfoString(&buf, "{\"id\":null");
+		appendStringInfoString(&buf, "guard audit fallback: {\"id\":null");
 	append_json_text(&buf, "at", timestamptz_to_str(row->at));
 	appendStringInfo(&buf, ",\"backend_pid\":%d", row->backend_pid);
 	for (field = 0; field < GUARD_NFIELDS; field++)
@@ -288,9 +290,7 @@ log_row(const GuardRow *row, int64 id, const char *failure)
 	appendStringInfoChar(&buf, '}');
 
 	ereport(LOG_SERVER_ONLY,
-			(errmsg_internal("%s %s",
-							 failure == NULL ? "guard audit:" : "guard audit fallback:",
-							 buf.data),
+			(errmsg_internal("%s", buf.data),
 			 errhidestmt(true),
 			 errhidecontext(true)));
 	pfree(buf.data);

@@ -328,7 +328,8 @@ extern bool guard_queue_is_audit_table(Oid relid);
 extern void guard_queue_fail_writing(const char *failure);
 extern int	guard_queue_take(int *slots, int max);
 extern void guard_queue_row(int slot, GuardRow *row, int *encoding);
-extern bool guard_queue_finish(int slot, int64 id, const char *failure);
+extern void guard_queue_finish(const int *slots, const int64 *ids, int n,
+							   const char *failure, bool *abandoned);
 extern void guard_writer_publish(GuardWriterState state, Oid audit_relid);
 extern void guard_writer_looked(void);
 extern const char *guard_writer_state_name(GuardWriterState state);

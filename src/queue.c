@@ -530,48 +530,55 @@ guard_queue_row(int slot, GuardRow *row, int *encoding)
 }
 
 /*
- * For the writer: a slot is committed with this id (failure NULL), or
- * could not be.  The waiting backend is woken; a slot nobody waits for any
- * more is freed.  Returns true for such a slot: its backend gave up
- * waiting and wrote the record to the log instead.
+ * For the writer: n slots are committed with these ids (failure NULL), or
+ * could not be.  All are finished under one hold of the lock, so that a
+ * backend woken early does not wait for the lock behind the others; the
+ * waiting backends are woken after.  A slot nobody waits for any more is
+ * freed, and abandoned[i] says so (abandoned may be NULL): its backend
+ * gave up waiting and wrote the record to the log instead.
  */
-bool
-guard_queue_finish(int slot, int64 id, const char *failure)
+void
+guard_queue_finish(const int *slots, const int64 *ids, int n,
+				   const char *failure, bool *abandoned)
 {
-	GuardSlot  *s = &queue->slots[slot];
-	PGPROC	   *waiter;
+	PGPROC	   *waiters[GUARD_BATCH_MAX];
+	bool		freed = false;
+	int			i;
 
-	if (failure == NULL)
-		pg_atomic_fetch_add_u64(&queue->written, 1);
-	else
-		pg_atomic_fetch_add_u64(&queue->failed, 1);
+	Assert(n <= GUARD_BATCH_MAX);
+	pg_atomic_fetch_add_u64(failure == NULL ? &queue->written : &queue->failed, n);
 
 	LWLockAcquire(queue->lock, LW_EXCLUSIVE);
-	queue->pending--;
-	waiter = s->waiter;
-	if (waiter == NULL)
-		free_slot(slot);
-	else
+	for (i = 0; i < n; i++)
 	{
-		s->id = id;
+		GuardSlot  *s = &queue->slots[slots[i]];
+
+		queue->pending--;
+		waiters[i] = s->waiter;
+		if (abandoned != NULL)
+			abandoned[i] = (waiters[i] == NULL);
+		if (waiters[i] == NULL)
+		{
+			free_slot(slots[i]);
+			freed = true;
+			continue;
+		}
+		s->id = ids != NULL ? ids[i] : 0;
 		if (failure != NULL)
 			strlcpy(s->failure, failure, sizeof(s->failure));
 		s->state = failure == NULL ? SLOT_DONE : SLOT_FAILED;
 	}
 	LWLockRelease(queue->lock);
 
-	if (waiter != NULL)
-		SetLatch(&waiter->procLatch);
-	else
-		ConditionVariableSignal(&queue->slot_freed);
-	return waiter == NULL;
+	for (i = 0; i < n; i++)
+	{
+		if (waiters[i] != NULL)
+			SetLatch(&waiters[i]->procLatch);
+	}
+	if (freed)
+		ConditionVariableBroadcast(&queue->slot_freed);
 }
 
-/*
- * For the writer: publish its state, and the audit table it writes to
- * while READY.  When it stops, every row it has not committed fails at
- * once, so that no backend waits for a writer that is gone.
- */
 /*
  * For the writer, after an error it recovered from, or as it stops: the
  * slots it took and had not finished fail, so that their backends log
@@ -590,16 +597,20 @@ guard_queue_fail_writing(const char *failure)
 		writing = (queue->slots[i].state == SLOT_WRITING);
 		LWLockRelease(queue->lock);
 		if (writing)
-			guard_queue_finish(i, 0, failure);
+			guard_queue_finish(&i, NULL, 1, failure, NULL);
 	}
 }
 
+/*
+ * For the writer: publish its state, and the audit table it writes to
+ * while READY.  When it stops, every row it has not committed fails at
+ * once, so that no backend waits for a writer that is gone.
+ */
 void
 guard_writer_publish(GuardWriterState state, Oid audit_relid)
 {
 	int			pending[GUARD_BATCH_MAX];
 	int			n;
-	int			i;
 
 	LWLockAcquire(queue->lock, LW_EXCLUSIVE);
 	queue->writer_state = state;
@@ -617,10 +628,7 @@ guard_writer_publish(GuardWriterState state, Oid audit_relid)
 	/* The slots the writer was writing when it stopped, then the queue. */
 	guard_queue_fail_writing("the audit writer stopped");
 	while ((n = guard_queue_take(pending, GUARD_BATCH_MAX)) > 0)
-	{
-		for (i = 0; i < n; i++)
-			guard_queue_finish(pending[i], 0, "the audit writer stopped");
-	}
+		guard_queue_finish(pending, NULL, n, "the audit writer stopped", NULL);
 }
 
 /* What guard.status() shows of the writer and the queue. */

@@ -51,9 +51,8 @@
 #include "guard.h"
 
 /*
- * Whether a relation holds no row that snapshot sees: known from its size
- * when it has no block at all, else from a scan that stops at the first
- * row.  A partitioned table holds what its partitions hold; a foreign
+ * Whether a relation holds no row that snapshot sees: a scan that stops at
+ * the first row.  A partitioned table holds what its partitions hold; a foreign
  * table's rows are not known here, so it counts as holding some.
  */
 static bool
@@ -95,17 +94,13 @@ relation_holds_no_row(Oid relid, Snapshot snapshot, LOCKMODE lockmode)
 	}
 	else if (RELKIND_HAS_STORAGE(rel->rd_rel->relkind))
 	{
-		if (RelationGetNumberOfBlocks(rel) == 0)
-			empty = true;
-		else
-		{
-			TupleTableSlot *slot = table_slot_create(rel, NULL);
-			TableScanDesc scan = guard_table_beginscan(rel, snapshot);
+		/* The scan counts the blocks first: a table with none reads none. */
+		TupleTableSlot *slot = table_slot_create(rel, NULL);
+		TableScanDesc scan = guard_table_beginscan(rel, snapshot);
 
-			empty = !table_scan_getnextslot(scan, ForwardScanDirection, slot);
-			table_endscan(scan);
-			ExecDropSingleTupleTableSlot(slot);
-		}
+		empty = !table_scan_getnextslot(scan, ForwardScanDirection, slot);
+		table_endscan(scan);
+		ExecDropSingleTupleTableSlot(slot);
 	}
 	RelationClose(rel);
 	return empty;

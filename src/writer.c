@@ -52,6 +52,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -390,11 +391,31 @@ typedef struct AuditColumn
 	ExprState  *fallback;		/* the default, for a column not bound */
 } AuditColumn;
 
+/*
+ * The map is kept from batch to batch, in columns_cxt, until the relcache
+ * says that the table changed (ALTER EXTENSION guard UPDATE, a DBA's ALTER
+ * TABLE, a new table): columns, input functions and defaults are looked
+ * up once, not for every batch.
+ */
+static MemoryContext columns_cxt = NULL;
+static AuditColumn *columns_map = NULL; /* NULL: to be made */
+static Oid	columns_relid = InvalidOid;
+static AttrNumber columns_id_attnum = InvalidAttrNumber;
+
+static void
+forget_columns(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == columns_relid)
+		columns_map = NULL;
+}
+
+/* Make the map of rel's columns. */
 static AuditColumn *
-map_columns(Relation rel, EState *estate, AttrNumber *id_attnum)
+map_columns(Relation rel, AttrNumber *id_attnum)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	AuditColumn *columns = (AuditColumn *) palloc0(sizeof(AuditColumn) * desc->natts);
+	EState	   *estate = CreateExecutorState(); /* where defaults live */
 	int			arg;
 	int			i;
 
@@ -470,7 +491,27 @@ insert_direct(Relation rel, const GuardRow *rows, const int *encodings,
 	int			r;
 	int			i;
 
-	columns = map_columns(rel, estate, &id_attnum);
+	if (columns_map == NULL || columns_relid != RelationGetRelid(rel))
+	{
+		MemoryContext oldcxt;
+
+		if (columns_cxt == NULL)
+		{
+			columns_cxt = AllocSetContextCreate(TopMemoryContext,
+												"guard writer columns",
+												ALLOCSET_SMALL_SIZES);
+			CacheRegisterRelcacheCallback(forget_columns, (Datum) 0);
+		}
+		columns_map = NULL;
+		MemoryContextReset(columns_cxt);
+		oldcxt = MemoryContextSwitchTo(columns_cxt);
+		columns_relid = RelationGetRelid(rel);
+		columns = map_columns(rel, &columns_id_attnum);
+		MemoryContextSwitchTo(oldcxt);
+		columns_map = columns;
+	}
+	columns = columns_map;
+	id_attnum = columns_id_attnum;
 	InitResultRelInfo(rri, rel, 0, NULL, 0);
 	ExecOpenIndices(rri, false);
 	slot = ExecInitExtraTupleSlot(estate, desc, table_slot_callbacks(rel));
@@ -686,25 +727,24 @@ audit_table(void)
 }
 
 /*
- * A committed row: if its backend had given up waiting and logged the
+ * Committed rows: if a row's backend had given up waiting and logged the
  * record with "id":null, the log says that the row exists after all.
  */
 static void
-committed(int slot, const GuardRow *row, int64 id)
+committed(const int *slots, const GuardRow *rows, const int64 *ids, int n)
 {
-	if (guard_queue_finish(slot, id, NULL))
-		ereport(LOG,
-				(errmsg("guard audit: the record that process %d logged as a fallback at %s was committed later, with id " INT64_FORMAT,
-						row->backend_pid, timestamptz_to_str(row->at), id)));
-}
-
-static void
-fail_all(int *slots, int n, const char *failure)
-{
+	bool		abandoned[GUARD_BATCH_MAX];
 	int			i;
 
+	guard_queue_finish(slots, ids, n, NULL, abandoned);
 	for (i = 0; i < n; i++)
-		guard_queue_finish(slots[i], 0, failure);
+	{
+		if (abandoned[i])
+			ereport(LOG,
+					(errmsg("guard audit: the record that process %d logged as a fallback at %s was committed later, with id " INT64_FORMAT,
+							rows[i].backend_pid, timestamptz_to_str(rows[i].at),
+							ids[i])));
+	}
 }
 
 /*
@@ -741,14 +781,11 @@ write_batch(int *slots, int n)
 		error = try_write(rows, encodings, n, false, ids);
 	}
 	if (error == NULL)
-	{
-		for (i = 0; i < n; i++)
-			committed(slots[i], &rows[i], ids[i]);
-	}
+		committed(slots, rows, ids, n);
 	else if (table_is_missing(error))
 	{
 		guard_audit_table_missing(failure, sizeof(failure));
-		fail_all(slots, n, failure);
+		guard_queue_finish(slots, NULL, n, failure, NULL);
 		table_ok = false;
 	}
 	else if (!row_specific(error))
@@ -758,7 +795,7 @@ write_batch(int *slots, int n)
 						error->message)));
 		snprintf(failure, sizeof(failure), "the audit row could not be written: %s",
 				 error->message);
-		fail_all(slots, n, failure);
+		guard_queue_finish(slots, NULL, n, failure, NULL);
 	}
 	else
 	{
@@ -769,7 +806,7 @@ write_batch(int *slots, int n)
 			if (error != NULL)
 				error = try_write(&rows[i], &encodings[i], 1, true, &ids[i]);
 			if (error == NULL)
-				committed(slots[i], &rows[i], ids[i]);
+				committed(&slots[i], &rows[i], &ids[i], 1);
 			else
 			{
 				ereport(LOG,
@@ -778,7 +815,7 @@ write_batch(int *slots, int n)
 				snprintf(failure, sizeof(failure),
 						 "the audit row could not be written: %s",
 						 error->message);
-				guard_queue_finish(slots[i], 0, failure);
+				guard_queue_finish(&slots[i], NULL, 1, failure, NULL);
 			}
 		}
 	}
@@ -882,7 +919,7 @@ guard_writer_main(Datum main_arg)
 		if (n > 0)
 		{
 			if (state != GUARD_WRITER_READY)
-				fail_all(batch, n, failure);
+				guard_queue_finish(batch, NULL, n, failure, NULL);
 			else if (!write_batch(batch, n))
 			{
 				state = GUARD_WRITER_NO_TABLE;
