@@ -383,16 +383,74 @@ SELECT guard.undrop('storefront', 'storefront_restored');
 SELECT count(*) FROM storefront_restored.customer;
 DROP SCHEMA storefront;
 
--- What the bin does not keep runs with a WARNING that says so: DROP OWNED.
+-- DROP OWNED: the tables the role owns are kept, given to the bootstrap
+-- superuser meanwhile, so that DROP OWNED drops the rest of what it owns;
+-- undo gives them back to it, with their grants, views and sequences.
 CREATE ROLE regress_leaver;
-CREATE TABLE owned_one (id int);
-INSERT INTO owned_one VALUES (1);
+CREATE TABLE owned_one (id serial PRIMARY KEY, v text);
+INSERT INTO owned_one (v) VALUES ('a'), ('b');
+CREATE TABLE owned_two (id int PRIMARY KEY REFERENCES owned_one);
+INSERT INTO owned_two VALUES (1);
+CREATE VIEW owned_view AS SELECT v FROM owned_one;
+CREATE FUNCTION leaver_fn() RETURNS int LANGUAGE sql AS 'SELECT 1';
+CREATE TABLE not_owned (id int);
+INSERT INTO not_owned VALUES (1);
 ALTER TABLE owned_one OWNER TO regress_leaver;
+ALTER TABLE owned_two OWNER TO regress_leaver;
+ALTER VIEW owned_view OWNER TO regress_leaver;
+ALTER FUNCTION leaver_fn() OWNER TO regress_leaver;
+GRANT SELECT ON owned_one TO regress_reader;
+-- Refused without the override.
+DROP OWNED BY regress_leaver;
 BEGIN;
 SET LOCAL guard.override = 'OPS-24: the role leaves';
 DROP OWNED BY regress_leaver;
 COMMIT;
-SELECT to_regclass('owned_one');
+SELECT to_regclass('owned_one'), to_regclass('owned_two'), to_regclass('owned_view'),
+	   to_regprocedure('leaver_fn()'), to_regclass('not_owned');
+SELECT "table", command, reason FROM guard.recyclebin WHERE command = 'DROP OWNED' ORDER BY 1;
+SELECT command, verdict, objects,
+	   regexp_replace(reason, 'guard_bin_\d+ until .*, for the statement recorded as id \d+$',
+					  'guard_bin_N until (7 days on), for the statement recorded as id N') AS reason,
+	   regexp_replace(reason, '.* id ', '')::bigint =
+		 (SELECT max(id) FROM guard.audit WHERE command = 'DROP OWNED') AS points_at_it
+FROM guard.audit WHERE command = 'guard.keep' ORDER BY id DESC LIMIT 1;
+-- Nothing the role owned is left: DROP ROLE goes through.
+DROP ROLE regress_leaver;
+-- Its tables come back, to the bootstrap superuser, with a WARNING.
+\set VERBOSITY terse
+SELECT guard.undrop('recyclebin_t.owned_one') IS NOT NULL AS back;
+\set VERBOSITY default
+SELECT count(*), string_agg(v, ',' ORDER BY v) FROM owned_view;
+SELECT pg_get_userbyid(relowner) = (SELECT rolname FROM pg_roles WHERE oid = 10) AS bootstrap_owns,
+	   relacl::text LIKE '%regress_reader=r/%' AS grant_kept
+FROM pg_class WHERE oid = 'owned_one'::regclass;
+SELECT count(*) FROM pg_constraint WHERE conrelid = 'owned_two'::regclass AND contype = 'f';
+INSERT INTO owned_one (v) VALUES ('c') RETURNING id;
+-- A role that still exists gets its tables back.
+CREATE ROLE regress_leaver;
+ALTER TABLE owned_one OWNER TO regress_leaver;
+ALTER TABLE owned_two OWNER TO regress_leaver;
+BEGIN;
+SET LOCAL guard.override = 'OPS-25: the role leaves again';
+DROP OWNED BY regress_leaver CASCADE;
+COMMIT;
+SELECT guard.undrop('recyclebin_t.owned_one') IS NOT NULL AS back;
+SELECT c.relname, pg_get_userbyid(c.relowner)
+FROM pg_class c WHERE c.oid IN ('owned_one'::regclass, 'owned_two'::regclass,
+	'owned_one_id_seq'::regclass, 'owned_view'::regclass) ORDER BY 1;
+-- A kept table that uses what DROP OWNED drops (a trigger's function) is
+-- not kept: the statement runs, with a WARNING that says so.
+CREATE FUNCTION leaver_trigger() RETURNS trigger LANGUAGE plpgsql AS
+	$$BEGIN RETURN NEW; END$$;
+CREATE TRIGGER owned_one_t BEFORE INSERT ON owned_one
+	FOR EACH ROW EXECUTE FUNCTION leaver_trigger();
+ALTER FUNCTION leaver_trigger() OWNER TO regress_leaver;
+BEGIN;
+SET LOCAL guard.override = 'OPS-26: the role leaves for good';
+DROP OWNED BY regress_leaver CASCADE;
+COMMIT;
+SELECT to_regclass('owned_one'), count(*) FROM guard.recyclebin WHERE "table" LIKE 'recyclebin_t.owned%';
 DROP ROLE regress_leaver;
 
 -- Clean up: what is left in the bin, and the schema.

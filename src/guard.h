@@ -235,7 +235,10 @@ extern Oid	guard_lo_writer_called;
 
 /* recyclebin.c: undo of overridden drops and truncations */
 extern bool guard_recycle_drop(Node *parsetree, const GuardAttempt *attempt,
-							   const GuardDecision *decision);
+							   const GuardDecision *decision, List **kept);
+extern void guard_recycle_drop_finish(List *kept, const GuardAttempt *attempt,
+									  const GuardDecision *decision,
+									  int64 audit_id);
 typedef struct GuardBinTruncate GuardBinTruncate;
 extern GuardBinTruncate *guard_recycle_truncate_begin(Node *parsetree,
 													  const GuardAttempt *attempt,

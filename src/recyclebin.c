@@ -99,6 +99,7 @@ typedef struct BinMember
 	bool		follows;		/* kept with the table named before it */
 	char	   *parent;			/* a partition's or child's parent, qualified */
 	char	   *bound;			/* a partition's bound; NULL for a child */
+	char	   *owner;			/* given back to on undo (DROP OWNED) */
 } BinMember;
 
 /*
@@ -225,15 +226,12 @@ rule_view(Oid ruleoid)
 static BinMember *
 bin_member_of(Oid relid, bool follows)
 {
-	BinMember  *m = palloc(sizeof(BinMember));
+	BinMember  *m = palloc0(sizeof(BinMember));
 
 	m->relid = relid;
 	m->schema = get_namespace_name(get_rel_namespace(relid));
 	m->name = get_rel_name(relid);
-	m->kept = NULL;
 	m->follows = follows;
-	m->parent = NULL;
-	m->bound = NULL;
 	return m;
 }
 
@@ -489,6 +487,7 @@ json_members(StringInfo buf, const char *key, List *members)
 		json_field(buf, "kept", m->kept);
 		json_field(buf, "parent", m->parent);
 		json_field(buf, "bound", m->bound);
+		json_field(buf, "owner", m->owner);
 		appendStringInfoChar(buf, '}');
 	}
 	appendStringInfoChar(buf, ']');
@@ -998,38 +997,99 @@ detach_members(List *members, const GuardAttempt *attempt)
 }
 
 /*
+ * A kept table, moved into its bin: what its entry says once the
+ * statement's own audit row is known (record_bin).
+ */
+typedef struct BinKeep
+{
+	Oid			nspid;
+	List	   *members;
+	List	   *fkeys;
+	GuardTarget *target;		/* the table described where it was */
+	TimestampTz at;
+} BinKeep;
+
+/*
  * Move one named table, its partitions and the views on them into their
  * bin schema; drop the foreign keys of other tables that reference them.
  */
-static void
-keep_table(List *members, List *fkeys, const GuardAttempt *attempt,
-		   const GuardDecision *decision, int64 audit_id)
+static BinKeep *
+move_to_bin(List *members, List *fkeys)
 {
 	BinMember  *top = (BinMember *) linitial(members);
+	BinKeep    *keep = palloc0(sizeof(BinKeep));
 	char		nspname[NAMEDATALEN];
-	Oid			nspid;
 	ListCell   *lc;
-	StringInfoData json;
-	TimestampTz at = GetCurrentTimestamp();
-	TimestampTz expires = expiry(at);
 
-	/* Described where it was, for the audit row. */
-	GuardTarget *target = guard_target_relation(top->relid, 0, GUARD_ACTION_DROP);
+	keep->members = members;
+	keep->fkeys = fkeys;
+	keep->at = GetCurrentTimestamp();
+	keep->target = guard_target_relation(top->relid, 0, GUARD_ACTION_DROP);
 
 	snprintf(nspname, sizeof(nspname), BIN_PREFIX "%u", top->relid);
-	nspid = NamespaceCreate(nspname, BOOTSTRAP_SUPERUSERID, false);
+	keep->nspid = NamespaceCreate(nspname, BOOTSTRAP_SUPERUSERID, false);
 	CommandCounterIncrement();
 	drop_foreign_keys(fkeys);
 	foreach(lc, members)
-		move_relation(((BinMember *) lfirst(lc))->relid, nspid);
+		move_relation(((BinMember *) lfirst(lc))->relid, keep->nspid);
+	return keep;
+}
+
+/* Write a kept table's entry, and its guard.keep audit row. */
+static void
+record_bin(BinKeep *keep, const GuardAttempt *attempt,
+		   const GuardDecision *decision, int64 audit_id)
+{
+	StringInfoData json;
+	TimestampTz expires = expiry(keep->at);
+
 	initStringInfo(&json);
-	entry_json(&json, attempt->command, NULL, members, NIL, fkeys, decision,
-			   audit_id, at, expires);
+	entry_json(&json, attempt->command, NULL, keep->members, NIL, keep->fkeys,
+			   decision, audit_id, keep->at, expires);
 	appendStringInfoChar(&json, '}');
-	CreateComments(nspid, NamespaceRelationId, 0, json.data);
+	CreateComments(keep->nspid, NamespaceRelationId, 0, json.data);
 	CommandCounterIncrement();
 
-	record_keep(target, attempt->statement, "kept", nspname, expires, audit_id);
+	record_keep(keep->target, attempt->statement, "kept",
+				get_namespace_name(keep->nspid), expires, audit_id);
+}
+
+/*
+ * The groups that the members of a drop go into the bin by: one per table
+ * named, its partitions following it; what depends on the tables keeps
+ * them together: views and foreign keys of other tables go into one bin
+ * with all of them.  Each group is moved; the list of BinKeep is returned.
+ */
+static List *
+move_groups(List *members, List *fkeys)
+{
+	List	   *keeps = NIL;
+	bool		together = fkeys != NIL;
+	ListCell   *lc;
+
+	foreach(lc, members)
+	{
+		BinMember  *m = (BinMember *) lfirst(lc);
+
+		/* A view or an inheritance child that goes with them. */
+		together |= m->follows && !get_rel_relispartition(m->relid);
+	}
+	while (members != NIL)
+	{
+		BinMember  *top = (BinMember *) linitial(members);
+		List	   *group = list_make1(top);
+
+		members = list_delete_first(members);
+		while (members != NIL &&
+			   (together || ((BinMember *) linitial(members))->follows))
+		{
+			group = lappend(group, linitial(members));
+			members = list_delete_first(members);
+		}
+		keeps = lappend(keeps, move_to_bin(group, fkeys));
+		fkeys = NIL;
+	}
+	return keeps;
 }
 
 /* Whether the bin keeps what a statement so decided lets through. */
@@ -1290,14 +1350,248 @@ keep_schemas(DropStmt *stmt, const GuardAttempt *attempt,
 	return true;
 }
 
+/* The owner of a relation. */
+static Oid
+relation_owner(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/* An array of oids, for SPI. */
+static Datum
+oid_array(List *oids)
+{
+	Datum	   *datums = palloc(sizeof(Datum) * Max(list_length(oids), 1));
+	ListCell   *lc;
+
+	foreach(lc, oids)
+		datums[foreach_current_index(lc)] = ObjectIdGetDatum(lfirst_oid(lc));
+	return PointerGetDatum(construct_array(datums, list_length(oids), OIDOID,
+										   sizeof(Oid), true, TYPALIGN_INT));
+}
+
+/*
+ * What the relations to keep use, outside themselves, that the statement
+ * drops: the description of the first such object, or NULL.  A column's
+ * type, a default's function or sequence, a trigger's function, a check's
+ * function: if the statement drops it, it takes the use with it (or fails,
+ * without CASCADE), so the relations are not kept.  What each relation is
+ * made of is found by following automatic and internal dependencies to it;
+ * what that uses, by their normal dependencies.  dropped is SQL that holds
+ * for an object (d.refclassid, d.refobjid) the statement drops, given $2.
+ */
+static char *
+used_and_dropped(List *relids, const char *dropped, List *oids)
+{
+	Oid			argtypes[2] = {OIDARRAYOID, OIDARRAYOID};
+	Datum		values[2];
+	MemoryContext cxt = CurrentMemoryContext;
+	char	   *found = NULL;
+	char	   *sql;
+
+	values[0] = oid_array(relids);
+	values[1] = oid_array(oids);
+	sql = psprintf("WITH RECURSIVE part(classid, objid) AS ("
+				   " SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid, r"
+				   " FROM pg_catalog.unnest($1) r"
+				   " UNION"
+				   " SELECT d.classid, d.objid FROM pg_catalog.pg_depend d"
+				   " JOIN part p ON d.refclassid = p.classid AND d.refobjid = p.objid"
+				   " WHERE d.deptype IN ('a', 'i'))"
+				   " SELECT pg_catalog.pg_describe_object(d.refclassid, d.refobjid, 0)"
+				   " FROM part p JOIN pg_catalog.pg_depend d"
+				   " ON d.classid = p.classid AND d.objid = p.objid"
+				   " WHERE d.deptype = 'n'"
+				   " AND NOT EXISTS (SELECT FROM part q"
+				   " WHERE q.classid = d.refclassid AND q.objid = d.refobjid)"
+				   " AND %s LIMIT 1", dropped);
+	SPI_connect();
+	if (SPI_execute_with_args(sql, 2, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "guard: could not look at what the kept tables use");
+	if (SPI_processed > 0)
+		found = MemoryContextStrdup(cxt, SPI_getvalue(SPI_tuptable->vals[0],
+													  SPI_tuptable->tupdesc, 1));
+	SPI_finish();
+	return found;
+}
+
+/* The tables the roles own in this database that a DROP OWNED would drop. */
+static List *
+owned_tables(List *roles)
+{
+	Relation	rel = table_open(RelationRelationId, AccessShareLock);
+	TableScanDesc scan = table_beginscan_catalog(rel, 0, NULL);
+	HeapTuple	tup;
+	List	   *tables = NIL;
+
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		Form_pg_class cls = (Form_pg_class) GETSTRUCT(tup);
+
+		if ((cls->relkind == RELKIND_RELATION || cls->relkind == RELKIND_PARTITIONED_TABLE) &&
+			cls->relpersistence != RELPERSISTENCE_TEMP &&
+			list_member_oid(roles, cls->relowner) &&
+			!IsCatalogNamespace(cls->relnamespace) &&
+			!isAnyTempNamespace(cls->relnamespace) &&
+			!is_bin_schema(get_namespace_name(cls->relnamespace)) &&
+			!OidIsValid(getExtensionOfObject(RelationRelationId, cls->oid)))
+			tables = lappend_oid(tables, cls->oid);
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	list_sort(tables, list_oid_cmp);	/* oldest first: the entry's name */
+	return tables;
+}
+
+/*
+ * DROP OWNED BY, kept.  The tables that the roles own in this database are
+ * kept as DROP TABLE ... CASCADE would keep them, and given to the
+ * bootstrap superuser, so that DROP OWNED, which then runs and drops what
+ * else the roles own, does not find them; the undo gives each back to its
+ * owner.  Returns the kept tables (BinKeep), whose entries
+ * guard_recycle_drop_finish writes once the statement is recorded; NIL
+ * when nothing is kept.
+ */
+static List *
+keep_owned(DropOwnedStmt *stmt, const GuardAttempt *attempt,
+		   const GuardDecision *decision)
+{
+	List	   *roles = NIL;
+	List	   *tables;
+	List	   *relids = NIL;
+	List	   *members;
+	List	   *fkeys;
+	DropStmt   *drop = makeNode(DropStmt);
+	const char *why = NULL;
+	char	   *used;
+	ListCell   *lc;
+
+	foreach(lc, stmt->roles)
+	{
+		Oid			roleid = get_rolespec_oid((RoleSpec *) lfirst(lc), true);
+
+		if (!OidIsValid(roleid))
+			return NIL;			/* DROP OWNED says so */
+		roles = lappend_oid(roles, roleid);
+	}
+	tables = owned_tables(roles);
+
+	/* Each table named but for partitions and children of another. */
+	foreach(lc, tables)
+	{
+		Oid			relid = lfirst_oid(lc);
+		ListCell   *pc;
+		bool		follows = false;
+
+		foreach(pc, parents_of(relid))
+			follows |= list_member_oid(tables, lfirst_oid(pc));
+		if (!follows)
+			drop->objects = lappend(drop->objects,
+									list_make2(makeString(get_namespace_name(get_rel_namespace(relid))),
+											   makeString(get_rel_name(relid))));
+	}
+	if (drop->objects == NIL)
+		return NIL;
+	drop->removeType = OBJECT_TABLE;
+	drop->behavior = DROP_CASCADE;
+	members = keepable(drop, &fkeys, &why);
+	if (members != NIL && stmt->behavior != DROP_CASCADE)
+	{
+		/*
+		 * Without CASCADE, DROP OWNED fails on what other roles have that
+		 * depends on these tables: let it say so.
+		 */
+		foreach(lc, members)
+		{
+			if (!list_member_oid(roles, relation_owner(((BinMember *) lfirst(lc))->relid)))
+				return NIL;
+		}
+		foreach(lc, fkeys)
+		{
+			HeapTuple	tup = SearchSysCache1(CONSTROID,
+											  ObjectIdGetDatum(((KeptForeignKey *) lfirst(lc))->conoid));
+			Oid			conrelid;
+
+			if (!HeapTupleIsValid(tup))
+				return NIL;
+			conrelid = ((Form_pg_constraint) GETSTRUCT(tup))->conrelid;
+			ReleaseSysCache(tup);
+			if (!list_member_oid(roles, relation_owner(conrelid)))
+				return NIL;
+		}
+	}
+	if (members != NIL)
+	{
+		foreach(lc, members)
+			relids = lappend_oid(relids, ((BinMember *) lfirst(lc))->relid);
+		used = used_and_dropped(relids,
+								"EXISTS (SELECT FROM pg_catalog.pg_shdepend s"
+								" WHERE s.dbid = (SELECT oid FROM pg_catalog.pg_database"
+								" WHERE datname = pg_catalog.current_database())"
+								" AND s.classid = d.refclassid AND s.objid = d.refobjid"
+								" AND s.deptype = 'o' AND s.refobjid = ANY ($2))",
+								roles);
+		if (used != NULL)
+		{
+			why = psprintf("they use %s, which it drops", used);
+			members = NIL;
+		}
+	}
+	if (members == NIL)
+	{
+		if (why != NULL)
+			ereport(WARNING,
+					(errmsg("guard: the tables of this %s are not kept in the recycle bin",
+							attempt->command),
+					 errdetail("It runs, and cannot be undone: %s.", why)));
+		return NIL;
+	}
+
+	if (guard_recycle_max_size > 0)
+	{
+		int64		size = schema_size(InvalidOid);
+
+		foreach(lc, members)
+			size += DatumGetInt64(DirectFunctionCall1(pg_total_relation_size,
+													  ObjectIdGetDatum(((BinMember *) lfirst(lc))->relid)));
+		if (over_cap(size, attempt, decision))
+			return NIL;
+	}
+	if (!detach_members(members, attempt))
+		return NIL;
+	guard_recycle_purge_expired(debug_query_string);
+
+	foreach(lc, members)
+	{
+		BinMember  *m = (BinMember *) lfirst(lc);
+		Oid			owner = relation_owner(m->relid);
+
+		if (!list_member_oid(roles, owner))
+			continue;
+		m->owner = GetUserNameFromId(owner, false);
+		ATExecChangeOwner(m->relid, BOOTSTRAP_SUPERUSERID, true, AccessExclusiveLock);
+		CommandCounterIncrement();
+	}
+	return move_groups(members, fkeys);
+}
+
 /*
  * For guard_ProcessUtility, once the policy has decided: keep the tables of
- * an overridden DROP TABLE instead of dropping them.  Returns true when it
- * did, and recorded the statement; false when the statement must run.
+ * an overridden DROP TABLE or DROP SCHEMA instead of dropping them.
+ * Returns true when it did, and recorded the statement; false when the
+ * statement must run.  DROP OWNED runs: its tables are kept first, and
+ * *kept says what guard_recycle_drop_finish records once it has run.
  */
 bool
 guard_recycle_drop(Node *parsetree, const GuardAttempt *attempt,
-				   const GuardDecision *decision)
+				   const GuardDecision *decision, List **kept)
 {
 	DropStmt   *stmt = (DropStmt *) parsetree;
 	List	   *members;
@@ -1305,12 +1599,17 @@ guard_recycle_drop(Node *parsetree, const GuardAttempt *attempt,
 	const char *why;
 	ListCell   *lc;
 	int64		audit_id;
-	bool		together;
 
+	*kept = NIL;
 	if (!bin_keeps(decision) || IsA(parsetree, TruncateStmt))
 		return false;
 	if (IsA(parsetree, DropStmt) && stmt->removeType == OBJECT_SCHEMA)
 		return keep_schemas(stmt, attempt, decision);
+	if (IsA(parsetree, DropOwnedStmt))
+	{
+		*kept = keep_owned((DropOwnedStmt *) parsetree, attempt, decision);
+		return false;
+	}
 
 	if (IsA(parsetree, DropStmt) && stmt->removeType == OBJECT_TABLE)
 		members = keepable(stmt, &fkeys, &why);
@@ -1325,7 +1624,7 @@ guard_recycle_drop(Node *parsetree, const GuardAttempt *attempt,
 
 			if (target->kind == GUARD_TARGET_TABLE &&
 				target->action == GUARD_ACTION_DROP)
-				why = psprintf("the recycle bin keeps what DROP TABLE, DROP SCHEMA and TRUNCATE remove, not what %s does", attempt->command);
+				why = psprintf("the recycle bin keeps what DROP TABLE, DROP SCHEMA, DROP OWNED and TRUNCATE remove, not what %s does", attempt->command);
 		}
 	}
 	if (members == NIL)
@@ -1358,35 +1657,23 @@ guard_recycle_drop(Node *parsetree, const GuardAttempt *attempt,
 	guard_enforce(attempt);
 	audit_id = guard_last_audit_id;
 
-	/*
-	 * One bin per table named; its partitions follow it.  What depends on
-	 * the tables keeps them together: views and foreign keys of other
-	 * tables go into one bin with all of them.
-	 */
-	together = fkeys != NIL;
-	foreach(lc, members)
-	{
-		BinMember  *m = (BinMember *) lfirst(lc);
-
-		/* A view or an inheritance child that goes with them. */
-		together |= m->follows && !get_rel_relispartition(m->relid);
-	}
-	while (members != NIL)
-	{
-		BinMember  *top = (BinMember *) linitial(members);
-		List	   *group = list_make1(top);
-
-		members = list_delete_first(members);
-		while (members != NIL &&
-			   (together || ((BinMember *) linitial(members))->follows))
-		{
-			group = lappend(group, linitial(members));
-			members = list_delete_first(members);
-		}
-		keep_table(group, fkeys, attempt, decision, audit_id);
-		fkeys = NIL;
-	}
+	foreach(lc, move_groups(members, fkeys))
+		record_bin((BinKeep *) lfirst(lc), attempt, decision, audit_id);
 	return true;
+}
+
+/*
+ * For guard_ProcessUtility, once a statement that kept tables and then ran
+ * (DROP OWNED) is recorded as audit_id: write their entries.
+ */
+void
+guard_recycle_drop_finish(List *kept, const GuardAttempt *attempt,
+						  const GuardDecision *decision, int64 audit_id)
+{
+	ListCell   *lc;
+
+	foreach(lc, kept)
+		record_bin((BinKeep *) lfirst(lc), attempt, decision, audit_id);
 }
 
 /*
@@ -1878,7 +2165,7 @@ entry_members(const char *json, const char *key)
 	foreach(lc, entry_array(json, key))
 	{
 		JsonbContainer *item = (JsonbContainer *) lfirst(lc);
-		BinMember  *m = palloc(sizeof(BinMember));
+		BinMember  *m = palloc0(sizeof(BinMember));
 
 		m->relid = InvalidOid;
 		m->schema = container_text(item, "schema");
@@ -1887,6 +2174,7 @@ entry_members(const char *json, const char *key)
 		m->follows = foreach_current_index(lc) > 0;
 		m->parent = container_text(item, "parent");
 		m->bound = container_text(item, "bound");
+		m->owner = container_text(item, "owner");
 		members = lappend(members, m);
 	}
 	return members;
@@ -1916,6 +2204,28 @@ bin_member(Oid nspid, const BinMember *m, const char *name)
 				 errmsg("guard: \"%s\" is not in the recycle bin any more", name),
 				 errdetail("Another session put it back or purged it meanwhile.")));
 	return relid;
+}
+
+/*
+ * A relation that DROP OWNED would have dropped goes back to its owner; to
+ * the bootstrap superuser, who kept it, if that role is gone.
+ */
+static void
+give_back(const BinMember *m)
+{
+	Oid			owner = get_role_oid(m->owner, true);
+
+	if (!OidIsValid(owner))
+	{
+		ereport(WARNING,
+				(errmsg("guard: role \"%s\", which owned %s, no longer exists",
+						m->owner, quote_qualified_identifier(m->schema, m->name)),
+				 errdetail("It stays owned by \"%s\".",
+						   GetUserNameFromId(BOOTSTRAP_SUPERUSERID, false))));
+		return;
+	}
+	ATExecChangeOwner(m->relid, owner, true, AccessExclusiveLock);
+	CommandCounterIncrement();
 }
 
 /*
@@ -2327,8 +2637,11 @@ guard_undrop(PG_FUNCTION_ARGS)
 		m->relid = bin_member(nspid, m, name);
 		if (top)
 		{
+			Oid			owner = m->owner != NULL ? get_role_oid(m->owner, true) : InvalidOid;
+
 			top_relid = m->relid;
-			if (!guard_owns_relation(m->relid))
+			if (!guard_owns_relation(m->relid) &&
+				!(OidIsValid(owner) && has_privs_of_role(GetUserId(), owner)))
 				ereport(ERROR,
 						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 						 errmsg("guard: only the owner of \"%s\" or a superuser may undrop it",
@@ -2360,6 +2673,8 @@ guard_undrop(PG_FUNCTION_ARGS)
 			CommandCounterIncrement();
 		}
 		move_relation(m->relid, get_namespace_oid(m->schema, false));
+		if (m->owner != NULL)
+			give_back(m);
 	}
 
 	context.callback = restore_context;

@@ -563,6 +563,7 @@ guard_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	GuardDecision decision;
 	GuardFrame	frame;
 	GuardBinTruncate *volatile bin;
+	List	   *kept = NIL;
 	bool		final;
 
 	guard_session_check(parsetree);
@@ -586,8 +587,12 @@ guard_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 											 pstmt->stmt_len);
 	final = decide_before(parsetree, &attempt, &decision);
 
-	/* An overridden DROP TABLE keeps its tables instead (recyclebin.c). */
-	if (!final && guard_recycle_drop(parsetree, &attempt, &decision))
+	/*
+	 * An overridden DROP TABLE or DROP SCHEMA keeps its tables instead
+	 * (recyclebin.c); DROP OWNED keeps them and runs, and their entries are
+	 * written once it is recorded.
+	 */
+	if (!final && guard_recycle_drop(parsetree, &attempt, &decision, &kept))
 		return;
 
 	if (statement_sets(parsetree))
@@ -625,6 +630,9 @@ guard_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	{
 		attempt.targets = list_concat(attempt.targets, frame.late);
 		guard_enforce(&attempt);
+		if (kept != NIL)
+			guard_recycle_drop_finish(kept, &attempt, &decision,
+									  guard_last_audit_id);
 		if (bin != NULL)
 			guard_recycle_truncate_finish(bin, guard_last_audit_id);
 	}
