@@ -453,6 +453,47 @@ COMMIT;
 SELECT to_regclass('owned_one'), count(*) FROM guard.recyclebin WHERE "table" LIKE 'recyclebin_t.owned%';
 DROP ROLE regress_leaver;
 
+-- DROP EXTENSION: its tables that hold rows leave it and are kept, with
+-- what of other schemas depends on them under CASCADE; they come back as
+-- tables of their own.  (routes installed it.)
+CREATE EXTENSION IF NOT EXISTS guard_regress_ext;
+CREATE VIEW ext_notes AS SELECT note FROM public.regress_ext_log;
+DROP EXTENSION guard_regress_ext CASCADE;
+BEGIN;
+SET LOCAL guard.override = 'OPS-27: the extension goes';
+DROP EXTENSION guard_regress_ext CASCADE;
+COMMIT;
+SELECT to_regclass('public.regress_ext_log'), to_regclass('ext_notes'),
+	   (SELECT count(*) FROM pg_extension WHERE extname = 'guard_regress_ext') AS installed;
+SELECT "table", command, reason FROM guard.recyclebin WHERE command = 'DROP EXTENSION';
+SELECT guard.undrop('public.regress_ext_log') IS NOT NULL AS back;
+SELECT * FROM public.regress_ext_log ORDER BY id;
+SELECT * FROM ext_notes ORDER BY 1;
+SELECT count(*) AS still_a_member FROM pg_depend
+WHERE classid = 'pg_class'::regclass AND objid = 'public.regress_ext_log'::regclass AND deptype = 'e';
+-- Installed again, the extension has its table again: the kept one comes
+-- back beside it, under a new name.
+BEGIN;
+SET LOCAL guard.override = 'OPS-28: the extension goes again';
+DROP TABLE public.regress_ext_log CASCADE;
+SELECT guard.purge('public.regress_ext_log') IS NOT NULL AS purged;
+COMMIT;
+CREATE EXTENSION guard_regress_ext;
+BEGIN;
+SET LOCAL guard.override = 'OPS-29: and once more';
+DROP EXTENSION guard_regress_ext;
+COMMIT;
+CREATE EXTENSION guard_regress_ext;
+SELECT guard.undrop('public.regress_ext_log');
+SELECT guard.undrop('public.regress_ext_log', 'regress_ext_log_kept') IS NOT NULL AS back;
+SELECT count(*) FROM public.regress_ext_log_kept;
+SELECT indexrelid::regclass FROM pg_index WHERE indrelid = 'public.regress_ext_log_kept'::regclass;
+BEGIN;
+SET LOCAL guard.override = 'test: clean up the extension';
+DROP EXTENSION guard_regress_ext;
+DROP TABLE public.regress_ext_log_kept;
+COMMIT;
+
 -- Clean up: what is left in the bin, and the schema.
 BEGIN;
 SET LOCAL guard.override = 'test: clean up';

@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * recyclebin.c
- *		Undo: what an overridden DROP TABLE, DROP SCHEMA or TRUNCATE lets
- *		through is kept, not destroyed, and guard.undrop puts it back.
+ *		Undo: what an overridden DROP TABLE, DROP SCHEMA, DROP OWNED, DROP
+ *		EXTENSION or TRUNCATE lets through is kept, not destroyed, and
+ *		guard.undrop puts it back.
  *
  * Kept: what the override lets through in production (and, as a rehearsal,
  * what staging warns about), while guard.recycle_retention is not 0.
@@ -17,6 +18,11 @@
  *   first, and attached again on undo.
  * - DROP SCHEMA: the schema itself is renamed guard_bin_<oid>, with all
  *   that is in it.
+ * - DROP OWNED: the roles' tables are kept as DROP TABLE ... CASCADE would
+ *   keep them, given to the bootstrap superuser meanwhile; the statement
+ *   then drops the rest, and the undo gives them back to their owner.
+ * - DROP EXTENSION: the extension's tables that hold rows leave it and are
+ *   kept the same way; they come back as tables of their own.
  * - TRUNCATE: the table's old storage, which PostgreSQL would unlink at
  *   commit, is given to a table in a bin schema (see below).
  *
@@ -25,9 +31,10 @@
  * comment holds, as JSON, what the entry was, when, who, the override's
  * reason and audit row, and when it expires; guard.recyclebin reads it.  A
  * schema is ordinary catalog data: it replicates, survives a restart, a
- * crash and a promotion, and pg_dump keeps it.  DROP OWNED, DROP EXTENSION
- * and a drop over which something else depends are not kept: they run, with
- * a WARNING that says so.
+ * crash and a promotion, and pg_dump keeps it.  A drop over which something
+ * else depends, or whose tables use what the statement drops (a trigger's
+ * function that DROP OWNED drops), is not kept: it runs, with a WARNING
+ * that says so.
  *
  * Expired entries are purged by the purger (purger.c) in the audit
  * database, when the next entry is kept in another, and by guard.purge.
@@ -60,6 +67,8 @@
 #include "catalog/storage.h"
 #include "commands/comment.h"
 #include "commands/dbcommands.h"
+#include "commands/defrem.h"
+#include "commands/extension.h"
 #include "commands/tablecmds.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -1583,6 +1592,169 @@ keep_owned(DropOwnedStmt *stmt, const GuardAttempt *attempt,
 }
 
 /*
+ * The sequences of the extensions that the defaults of these tables take
+ * their values from (an extension's table often has a serial of its own
+ * that is a member, not owned by the column).
+ */
+static List *
+member_sequences(List *relids, List *exts)
+{
+	Oid			argtypes[2] = {OIDARRAYOID, OIDARRAYOID};
+	Datum		values[2];
+	MemoryContext cxt = CurrentMemoryContext;
+	List	   *seqs = NIL;
+	uint64		i;
+
+	values[0] = oid_array(relids);
+	values[1] = oid_array(exts);
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT DISTINCT d.refobjid FROM pg_catalog.pg_attrdef a"
+							  " JOIN pg_catalog.pg_depend d"
+							  " ON d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass"
+							  " AND d.objid = a.oid AND d.deptype = 'n'"
+							  " AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+							  " JOIN pg_catalog.pg_depend e"
+							  " ON e.classid = d.refclassid AND e.objid = d.refobjid"
+							  " AND e.deptype = 'e' AND e.refobjid = ANY ($2)"
+							  " WHERE a.adrelid = ANY ($1)",
+							  2, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "guard: could not look at the sequences of the kept tables");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Oid			seq = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+														 SPI_tuptable->tupdesc, 1,
+														 &isnull));
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+
+		if (get_rel_relkind(seq) == RELKIND_SEQUENCE)
+			seqs = lappend_oid(seqs, seq);
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	return seqs;
+}
+
+/*
+ * DROP EXTENSION, kept: the extension's tables that hold rows (a job list,
+ * a partition configuration) leave the extension and are kept as a DROP
+ * TABLE would keep them, with the sequences their defaults use; the
+ * statement then runs and drops the rest.  They come back as tables of
+ * their own, not members of an extension.  Returns the kept tables
+ * (BinKeep), as keep_owned does.
+ */
+static List *
+keep_extension_tables(DropStmt *stmt, const GuardAttempt *attempt,
+					  const GuardDecision *decision)
+{
+	List	   *exts = NIL;
+	List	   *members = NIL;
+	List	   *roots = NIL;
+	List	   *relids = NIL;
+	List	   *views = NIL;
+	List	   *fkeys = NIL;
+	const char *why = NULL;
+	char	   *used;
+	bool		any;
+	ListCell   *lc;
+
+	foreach(lc, stmt->objects)
+	{
+		Oid			extid = get_extension_oid(strVal(lfirst(lc)), true);
+
+		if (!OidIsValid(extid))
+			return NIL;			/* DROP EXTENSION says so */
+		exts = lappend_oid(exts, extid);
+	}
+	foreach(lc, attempt->targets)
+	{
+		GuardTarget *target = (GuardTarget *) lfirst(lc);
+		ObjectAddress *addr;
+
+		if (target->kind != GUARD_TARGET_TABLE || target->empty ||
+			target->temporary ||
+			(target->relkind != RELKIND_RELATION &&
+			 target->relkind != RELKIND_PARTITIONED_TABLE) ||
+			!list_member_oid(exts, getExtensionOfObject(RelationRelationId, target->objid)) ||
+			get_rel_relispartition(target->objid))
+			continue;
+		LockRelationOid(target->objid, AccessExclusiveLock);
+		members = lappend(members, bin_member_of(target->objid, false));
+		addr = palloc(sizeof(ObjectAddress));
+		ObjectAddressSet(*addr, RelationRelationId, target->objid);
+		roots = lappend(roots, addr);
+	}
+	if (members == NIL)
+		return NIL;
+
+	/* What outside the extension depends on them goes as CASCADE takes it. */
+	if (!walk_dependents(roots, NIL, &views, &fkeys, &any))
+		why = "something other than a view, an inheriting table or a foreign key depends on them";
+	else if (any && stmt->behavior != DROP_CASCADE)
+		return NIL;				/* DROP EXTENSION says what depends on it */
+	else
+	{
+		members = list_concat(members, views);
+		foreach(lc, members)
+			relids = lappend_oid(relids, ((BinMember *) lfirst(lc))->relid);
+		foreach(lc, member_sequences(relids, exts))
+		{
+			members = lappend(members, bin_member_of(lfirst_oid(lc), true));
+			relids = lappend_oid(relids, lfirst_oid(lc));
+		}
+		used = used_and_dropped(relids,
+								"EXISTS (SELECT FROM pg_catalog.pg_depend e"
+								" WHERE e.classid = d.refclassid AND e.objid = d.refobjid"
+								" AND e.deptype = 'e' AND e.refobjid = ANY ($2))",
+								exts);
+		if (used != NULL)
+			why = psprintf("they use %s, which it drops", used);
+	}
+	if (why != NULL)
+	{
+		ereport(WARNING,
+				(errmsg("guard: the tables of this %s are not kept in the recycle bin",
+						attempt->command),
+				 errdetail("It runs, and cannot be undone: %s.", why)));
+		return NIL;
+	}
+
+	if (guard_recycle_max_size > 0)
+	{
+		int64		size = schema_size(InvalidOid);
+
+		foreach(lc, members)
+			size += DatumGetInt64(DirectFunctionCall1(pg_total_relation_size,
+													  ObjectIdGetDatum(((BinMember *) lfirst(lc))->relid)));
+		if (over_cap(size, attempt, decision))
+			return NIL;
+	}
+	guard_recycle_purge_expired(debug_query_string);
+
+	/* They leave the extension, with their own sequences. */
+	foreach(lc, relids)
+	{
+		ListCell   *ec;
+
+		foreach(ec, exts)
+			deleteDependencyRecordsForSpecific(RelationRelationId, lfirst_oid(lc),
+											   DEPENDENCY_EXTENSION,
+											   ExtensionRelationId, lfirst_oid(ec));
+		foreach(ec, getOwnedSequences(lfirst_oid(lc)))
+		{
+			ListCell   *xc;
+
+			foreach(xc, exts)
+				deleteDependencyRecordsForSpecific(RelationRelationId, lfirst_oid(ec),
+												   DEPENDENCY_EXTENSION,
+												   ExtensionRelationId, lfirst_oid(xc));
+		}
+	}
+	CommandCounterIncrement();
+	return move_groups(members, fkeys);
+}
+
+/*
  * For guard_ProcessUtility, once the policy has decided: keep the tables of
  * an overridden DROP TABLE or DROP SCHEMA instead of dropping them.
  * Returns true when it did, and recorded the statement; false when the
@@ -1610,6 +1782,11 @@ guard_recycle_drop(Node *parsetree, const GuardAttempt *attempt,
 		*kept = keep_owned((DropOwnedStmt *) parsetree, attempt, decision);
 		return false;
 	}
+	if (IsA(parsetree, DropStmt) && stmt->removeType == OBJECT_EXTENSION)
+	{
+		*kept = keep_extension_tables(stmt, attempt, decision);
+		return false;
+	}
 
 	if (IsA(parsetree, DropStmt) && stmt->removeType == OBJECT_TABLE)
 		members = keepable(stmt, &fkeys, &why);
@@ -1624,7 +1801,7 @@ guard_recycle_drop(Node *parsetree, const GuardAttempt *attempt,
 
 			if (target->kind == GUARD_TARGET_TABLE &&
 				target->action == GUARD_ACTION_DROP)
-				why = psprintf("the recycle bin keeps what DROP TABLE, DROP SCHEMA, DROP OWNED and TRUNCATE remove, not what %s does", attempt->command);
+				why = psprintf("the recycle bin keeps what DROP TABLE, DROP SCHEMA, DROP OWNED, DROP EXTENSION and TRUNCATE remove, not what %s does", attempt->command);
 		}
 	}
 	if (members == NIL)
@@ -2207,6 +2384,44 @@ bin_member(Oid nspid, const BinMember *m, const char *name)
 }
 
 /*
+ * The indexes and owned sequences of relation relid, going back to schema
+ * nspid as table, keep their names unless another relation there has one
+ * (the table was dropped and created again, with its primary key): then
+ * they are named for the table, as CREATE TABLE would name them.
+ */
+static void
+free_names(Oid relid, Oid nspid, const char *was, const char *table)
+{
+	Relation	rel = relation_open(relid, NoLock);
+	List	   *children = NIL;
+	ListCell   *lc;
+	size_t		len = strlen(was);
+
+	if (rel->rd_rel->relkind == RELKIND_RELATION ||
+		rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+		children = list_concat(RelationGetIndexList(rel), getOwnedSequences(relid));
+	relation_close(rel, NoLock);
+	foreach(lc, children)
+	{
+		Oid			child = lfirst_oid(lc);
+		char	   *name = get_rel_name(child);
+		bool		index = get_rel_relkind(child) != RELKIND_SEQUENCE;
+		char	   *label;
+		char	   *newname;
+
+		if (!OidIsValid(get_relname_relid(name, nspid)))
+			continue;
+		label = strncmp(name, was, len) == 0 && name[len] == '_' ? name + len + 1 : name;
+		newname = ChooseRelationName(table, NULL, label, nspid, index);
+		ereport(NOTICE,
+				(errmsg("guard: \"%s\" is put back as \"%s\": its name is taken",
+						name, newname)));
+		RenameRelationInternal(child, newname, false, index);
+		CommandCounterIncrement();
+	}
+}
+
+/*
  * A relation that DROP OWNED would have dropped goes back to its owner; to
  * the bootstrap superuser, who kept it, if that role is gone.
  */
@@ -2667,12 +2882,16 @@ guard_undrop(PG_FUNCTION_ARGS)
 	{
 		BinMember  *m = (BinMember *) lfirst(lc);
 
-		if (foreach_current_index(lc) == 0 && new_name != NULL)
+		Oid			target = get_namespace_oid(m->schema, false);
+		bool		renamed = foreach_current_index(lc) == 0 && new_name != NULL;
+
+		if (renamed)
 		{
 			RenameRelationInternal(m->relid, new_name, false, false);
 			CommandCounterIncrement();
 		}
-		move_relation(m->relid, get_namespace_oid(m->schema, false));
+		free_names(m->relid, target, m->name, renamed ? new_name : m->name);
+		move_relation(m->relid, target);
 		if (m->owner != NULL)
 			give_back(m);
 	}
