@@ -1664,6 +1664,15 @@ keep_extension_tables(DropStmt *stmt, const GuardAttempt *attempt,
 
 		if (!OidIsValid(extid))
 			return NIL;			/* DROP EXTENSION says so */
+		if (strcmp(strVal(lfirst(lc)), "guard") == 0)
+		{
+			/* The bin, guard.undrop and the audit table go with it. */
+			ereport(WARNING,
+					(errmsg("guard: the tables of this %s are not kept in the recycle bin",
+							attempt->command),
+					 errdetail("It runs, and cannot be undone: the recycle bin is part of extension \"guard\".")));
+			return NIL;
+		}
 		exts = lappend_oid(exts, extid);
 	}
 	foreach(lc, attempt->targets)
