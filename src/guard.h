@@ -244,7 +244,7 @@ extern GuardBinTruncate *guard_recycle_truncate_begin(Node *parsetree,
 													  const GuardAttempt *attempt,
 													  const GuardDecision *decision);
 extern void guard_recycle_truncating(Oid relid);
-extern void guard_recycle_purge_expired(const char *statement);
+extern int	guard_recycle_purge_expired(const char *statement);
 extern void guard_recycle_truncate_leave(GuardBinTruncate *bin);
 extern void guard_recycle_truncate_finish(GuardBinTruncate *bin, int64 audit_id);
 
@@ -338,6 +338,13 @@ extern void guard_writer_looked(void);
 extern const char *guard_writer_state_name(GuardWriterState state);
 extern void guard_queue_status(GuardQueueStatus *status);
 
+/* The databases outside the audit database that have recycle bins. */
+#define GUARD_BIN_DATABASES 64
+extern void guard_bin_database_note(Oid dbid);
+extern void guard_bin_database_forget(Oid dbid);
+extern int	guard_bin_databases(Oid *dbs, uint64 *all);
+extern void guard_bin_databases_visited(uint64 all);
+
 /* writer.c: the background worker that drains the queue */
 extern void guard_writer_register(void);
 extern PGDLLEXPORT void guard_writer_main(Datum main_arg);
@@ -345,5 +352,6 @@ extern PGDLLEXPORT void guard_writer_main(Datum main_arg);
 /* purger.c: the recycle bin's background purge */
 extern void guard_purger_register(void);
 extern PGDLLEXPORT void guard_purger_main(Datum main_arg);
+extern PGDLLEXPORT void guard_purger_database_main(Datum main_arg);
 
 #endif							/* GUARD_H */

@@ -80,6 +80,17 @@ typedef struct GuardQueue
 	pg_atomic_uint64 written;	/* rows committed by the writer */
 	pg_atomic_uint64 fallback;	/* records that went to the log instead */
 	pg_atomic_uint64 failed;	/* rows the writer could not insert */
+
+	/*
+	 * The databases outside the audit database whose recycle bins the
+	 * purger visits (purger.c).  Until it has visited every database since
+	 * the server started, or after the list overflowed, all_asked is ahead
+	 * of all_done and it visits them all.
+	 */
+	uint64		bins_all_asked;
+	uint64		bins_all_done;
+	int			nbins;
+	Oid			bins[GUARD_BIN_DATABASES];
 	GuardSlot	slots[FLEXIBLE_ARRAY_MEMBER];
 } GuardQueue;
 
@@ -164,6 +175,7 @@ guard_shmem_startup(void)
 		pg_atomic_init_u64(&queue->written, 0);
 		pg_atomic_init_u64(&queue->fallback, 0);
 		pg_atomic_init_u64(&queue->failed, 0);
+		queue->bins_all_asked = 1;	/* after a start, every database */
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -629,6 +641,74 @@ guard_writer_publish(GuardWriterState state, Oid audit_relid)
 	guard_queue_fail_writing("the audit writer stopped");
 	while ((n = guard_queue_take(pending, GUARD_BATCH_MAX)) > 0)
 		guard_queue_finish(pending, NULL, n, "the audit writer stopped", NULL);
+}
+
+/*
+ * A database that has a recycle bin entry now: the purger visits it (a
+ * full list makes it visit every database).
+ */
+void
+guard_bin_database_note(Oid dbid)
+{
+	int			i;
+
+	if (queue == NULL)
+		return;
+	LWLockAcquire(queue->lock, LW_EXCLUSIVE);
+	for (i = 0; i < queue->nbins && queue->bins[i] != dbid; i++)
+		;
+	if (i == queue->nbins)
+	{
+		if (queue->nbins < GUARD_BIN_DATABASES)
+			queue->bins[queue->nbins++] = dbid;
+		else
+			queue->bins_all_asked++;
+	}
+	LWLockRelease(queue->lock);
+}
+
+/* A database that is gone: the purger stops visiting it. */
+void
+guard_bin_database_forget(Oid dbid)
+{
+	int			i;
+
+	LWLockAcquire(queue->lock, LW_EXCLUSIVE);
+	for (i = 0; i < queue->nbins; i++)
+	{
+		if (queue->bins[i] == dbid)
+		{
+			queue->bins[i] = queue->bins[--queue->nbins];
+			break;
+		}
+	}
+	LWLockRelease(queue->lock);
+}
+
+/*
+ * For the purger: the databases to visit, into dbs (GUARD_BIN_DATABASES
+ * long); their number.  *all is nonzero when it must visit every database
+ * instead, and is what guard_bin_databases_visited takes once it has.
+ */
+int
+guard_bin_databases(Oid *dbs, uint64 *all)
+{
+	int			n;
+
+	LWLockAcquire(queue->lock, LW_SHARED);
+	n = queue->nbins;
+	memcpy(dbs, queue->bins, sizeof(Oid) * n);
+	*all = queue->bins_all_asked != queue->bins_all_done ? queue->bins_all_asked : 0;
+	LWLockRelease(queue->lock);
+	return n;
+}
+
+void
+guard_bin_databases_visited(uint64 all)
+{
+	LWLockAcquire(queue->lock, LW_EXCLUSIVE);
+	queue->bins_all_done = Max(queue->bins_all_done, all);
+	LWLockRelease(queue->lock);
 }
 
 /* What guard.status() shows of the writer and the queue. */

@@ -36,9 +36,9 @@
  * function that DROP OWNED drops), is not kept: it runs, with a WARNING
  * that says so.
  *
- * Expired entries are purged by the purger (purger.c) in the audit
- * database, when the next entry is kept in another, and by guard.purge.
- * Every keep, undo and purge is an audit row.
+ * Expired entries are purged once a minute by the purger (purger.c), in
+ * every database that has a bin, when the next entry is kept, and by
+ * guard.purge.  Every keep, undo and purge is an audit row.
  *
  *-------------------------------------------------------------------------
  */
@@ -692,6 +692,8 @@ static void
 record_keep(GuardTarget *target, const char *statement, const char *what,
 			const char *nspname, TimestampTz expires, int64 audit_id)
 {
+	/* The purger visits this database's bin from now on. */
+	guard_bin_database_note(MyDatabaseId);
 	if (target == NULL)
 		return;
 	guard_record_allowed("guard.keep", target, statement,
@@ -725,16 +727,17 @@ bin_table(Oid nspid, const char *json)
 
 /*
  * Purge the expired entries of this database, recorded with statement:
- * when a table is kept, and once a minute by the purger in the audit
- * database.
+ * when a table is kept, and once a minute by the purger.  Returns how many
+ * entries are left.
  */
-void
+int
 guard_recycle_purge_expired(const char *statement)
 {
 	Relation	rel = table_open(NamespaceRelationId, AccessShareLock);
 	TableScanDesc scan = table_beginscan_catalog(rel, 0, NULL);
 	HeapTuple	tup;
 	List	   *expired = NIL;
+	int			remaining = 0;
 	ListCell   *lc;
 	TimestampTz now = GetCurrentTimestamp();
 
@@ -752,6 +755,8 @@ guard_recycle_purge_expired(const char *statement)
 													ObjectIdGetDatum(InvalidOid),
 													Int32GetDatum(-1))) <= now)
 			expired = lappend_oid(expired, nsp->oid);
+		else
+			remaining++;
 	}
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
@@ -770,6 +775,7 @@ guard_recycle_purge_expired(const char *statement)
 										  entry_field(json, "expires"), for_statement(json)));
 		drop_bin(nspid);
 	}
+	return remaining;
 }
 
 /*
