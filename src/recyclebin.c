@@ -244,6 +244,23 @@ bin_member_of(Oid relid, bool follows)
 	return m;
 }
 
+/* The object addresses of members, for walk_dependents. */
+static List *
+member_addresses(List *members)
+{
+	List	   *roots = NIL;
+	ListCell   *lc;
+
+	foreach(lc, members)
+	{
+		ObjectAddress *addr = palloc(sizeof(ObjectAddress));
+
+		ObjectAddressSet(*addr, RelationRelationId, ((BinMember *) lfirst(lc))->relid);
+		roots = lappend(roots, addr);
+	}
+	return roots;
+}
+
 /* The constraint a partition's constraint is part of, at the top. */
 static Oid
 root_constraint(Oid conoid)
@@ -930,13 +947,7 @@ keepable(DropStmt *stmt, List **fkeys, const char **why)
 	}
 	if (members == NIL)
 		return NIL;
-	foreach(lc, members)
-	{
-		ObjectAddress *addr = palloc(sizeof(ObjectAddress));
-
-		ObjectAddressSet(*addr, RelationRelationId, ((BinMember *) lfirst(lc))->relid);
-		roots = lappend(roots, addr);
-	}
+	roots = member_addresses(members);
 	if (walk_dependents(roots, NIL, &views, fkeys, &any))
 		members = list_concat(members, views);
 	else
@@ -949,6 +960,16 @@ keepable(DropStmt *stmt, List **fkeys, const char **why)
 	if (any && stmt->behavior != DROP_CASCADE)
 		return NIL;				/* PostgreSQL refuses the drop */
 	return members;
+}
+
+/* The WARNING of a statement that runs but whose tables are not kept. */
+static void
+warn_not_kept(const GuardAttempt *attempt, const char *why)
+{
+	ereport(WARNING,
+			(errmsg("guard: the tables of this %s are not kept in the recycle bin",
+					attempt->command),
+			 errdetail("It runs, and cannot be undone: %s.", why)));
 }
 
 /* Run a statement of the bin's own, through SPI. */
@@ -1000,11 +1021,8 @@ detach_members(List *members, const GuardAttempt *attempt)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
-		ereport(WARNING,
-				(errmsg("guard: the tables of this %s are not kept in the recycle bin",
-						attempt->command),
-				 errdetail("It runs, and cannot be undone: detaching it from its parent failed: %s",
-						   edata->message)));
+		warn_not_kept(attempt, psprintf("detaching it from its parent failed: %s",
+										edata->message));
 		return false;
 	}
 	PG_END_TRY();
@@ -1149,6 +1167,23 @@ over_cap(int64 size, const GuardAttempt *attempt, const GuardDecision *decision)
 	return true;
 }
 
+/* over_cap, for the bin with members added to it. */
+static bool
+members_over_cap(List *members, const GuardAttempt *attempt,
+				 const GuardDecision *decision)
+{
+	int64		size;
+	ListCell   *lc;
+
+	if (guard_recycle_max_size <= 0)
+		return false;
+	size = schema_size(InvalidOid);
+	foreach(lc, members)
+		size += DatumGetInt64(DirectFunctionCall1(pg_total_relation_size,
+												  ObjectIdGetDatum(((BinMember *) lfirst(lc))->relid)));
+	return over_cap(size, attempt, decision);
+}
+
 /*
  * DROP SCHEMA ... CASCADE, kept: instead of dropping a schema and what is in
  * it, guard renames it guard_bin_<oid>.  Everything in it stays as it is
@@ -1283,10 +1318,7 @@ keep_schemas(DropStmt *stmt, const GuardAttempt *attempt,
 	if (why != NULL || schemas == NIL)
 	{
 		if (why != NULL && stmt->behavior == DROP_CASCADE)
-			ereport(WARNING,
-					(errmsg("guard: the tables of this %s are not kept in the recycle bin",
-							attempt->command),
-					 errdetail("It runs, and cannot be undone: %s.", why)));
+			warn_not_kept(attempt, why);
 		return false;
 	}
 
@@ -1562,23 +1594,12 @@ keep_owned(DropOwnedStmt *stmt, const GuardAttempt *attempt,
 	if (members == NIL)
 	{
 		if (why != NULL)
-			ereport(WARNING,
-					(errmsg("guard: the tables of this %s are not kept in the recycle bin",
-							attempt->command),
-					 errdetail("It runs, and cannot be undone: %s.", why)));
+			warn_not_kept(attempt, why);
 		return NIL;
 	}
 
-	if (guard_recycle_max_size > 0)
-	{
-		int64		size = schema_size(InvalidOid);
-
-		foreach(lc, members)
-			size += DatumGetInt64(DirectFunctionCall1(pg_total_relation_size,
-													  ObjectIdGetDatum(((BinMember *) lfirst(lc))->relid)));
-		if (over_cap(size, attempt, decision))
-			return NIL;
-	}
+	if (members_over_cap(members, attempt, decision))
+		return NIL;
 	if (!detach_members(members, attempt))
 		return NIL;
 	guard_recycle_purge_expired(debug_query_string);
@@ -1673,10 +1694,7 @@ keep_extension_tables(DropStmt *stmt, const GuardAttempt *attempt,
 		if (strcmp(strVal(lfirst(lc)), "guard") == 0)
 		{
 			/* The bin, guard.undrop and the audit table go with it. */
-			ereport(WARNING,
-					(errmsg("guard: the tables of this %s are not kept in the recycle bin",
-							attempt->command),
-					 errdetail("It runs, and cannot be undone: the recycle bin is part of extension \"guard\".")));
+			warn_not_kept(attempt, "the recycle bin is part of extension \"guard\"");
 			return NIL;
 		}
 		exts = lappend_oid(exts, extid);
@@ -1684,7 +1702,6 @@ keep_extension_tables(DropStmt *stmt, const GuardAttempt *attempt,
 	foreach(lc, attempt->targets)
 	{
 		GuardTarget *target = (GuardTarget *) lfirst(lc);
-		ObjectAddress *addr;
 
 		if (target->kind != GUARD_TARGET_TABLE || target->empty ||
 			target->temporary ||
@@ -1694,13 +1711,20 @@ keep_extension_tables(DropStmt *stmt, const GuardAttempt *attempt,
 			get_rel_relispartition(target->objid))
 			continue;
 		LockRelationOid(target->objid, AccessExclusiveLock);
-		members = lappend(members, bin_member_of(target->objid, false));
-		addr = palloc(sizeof(ObjectAddress));
-		ObjectAddressSet(*addr, RelationRelationId, target->objid);
-		roots = lappend(roots, addr);
+		if (target->relkind == RELKIND_PARTITIONED_TABLE)
+		{
+			ListCell   *pc;
+
+			foreach(pc, find_all_inheritors(target->objid, AccessExclusiveLock, NULL))
+				members = lappend(members, bin_member_of(lfirst_oid(pc),
+														 foreach_current_index(pc) > 0));
+		}
+		else
+			members = lappend(members, bin_member_of(target->objid, false));
 	}
 	if (members == NIL)
 		return NIL;
+	roots = member_addresses(members);
 
 	/* What outside the extension depends on them goes as CASCADE takes it. */
 	if (!walk_dependents(roots, NIL, &views, &fkeys, &any))
@@ -1727,23 +1751,12 @@ keep_extension_tables(DropStmt *stmt, const GuardAttempt *attempt,
 	}
 	if (why != NULL)
 	{
-		ereport(WARNING,
-				(errmsg("guard: the tables of this %s are not kept in the recycle bin",
-						attempt->command),
-				 errdetail("It runs, and cannot be undone: %s.", why)));
+		warn_not_kept(attempt, why);
 		return NIL;
 	}
 
-	if (guard_recycle_max_size > 0)
-	{
-		int64		size = schema_size(InvalidOid);
-
-		foreach(lc, members)
-			size += DatumGetInt64(DirectFunctionCall1(pg_total_relation_size,
-													  ObjectIdGetDatum(((BinMember *) lfirst(lc))->relid)));
-		if (over_cap(size, attempt, decision))
-			return NIL;
-	}
+	if (members_over_cap(members, attempt, decision))
+		return NIL;
 	guard_recycle_purge_expired(debug_query_string);
 
 	/* They leave the extension, with their own sequences. */
@@ -1822,23 +1835,12 @@ guard_recycle_drop(Node *parsetree, const GuardAttempt *attempt,
 	if (members == NIL)
 	{
 		if (why != NULL)
-			ereport(WARNING,
-					(errmsg("guard: the tables of this %s are not kept in the recycle bin",
-							attempt->command),
-					 errdetail("It runs, and cannot be undone: %s.", why)));
+			warn_not_kept(attempt, why);
 		return false;
 	}
 
-	if (guard_recycle_max_size > 0)
-	{
-		int64		size = schema_size(InvalidOid);
-
-		foreach(lc, members)
-			size += DatumGetInt64(DirectFunctionCall1(pg_total_relation_size,
-													  ObjectIdGetDatum(((BinMember *) lfirst(lc))->relid)));
-		if (over_cap(size, attempt, decision))
-			return false;
-	}
+	if (members_over_cap(members, attempt, decision))
+		return false;
 
 	if (!detach_members(members, attempt))
 		return false;
