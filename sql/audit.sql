@@ -61,6 +61,25 @@ RESET ROLE;
 REVOKE ALL ON guard.audit FROM regress_plain;
 REVOKE USAGE ON SCHEMA guard FROM regress_plain;
 
+-- A role renamed since its last row is named as it is now.
+CREATE TABLE rename_probe AS SELECT 1 AS id;
+ALTER TABLE rename_probe OWNER TO regress_plain;
+SET ROLE regress_plain;
+DELETE FROM rename_probe /* before the rename */;
+RESET ROLE;
+ALTER ROLE regress_plain RENAME TO regress_renamed;
+SET ROLE regress_renamed;
+DELETE FROM rename_probe /* after the rename */;
+RESET ROLE;
+ALTER ROLE regress_renamed RENAME TO regress_plain;
+SELECT effective_role, regexp_replace(statement, '.*/\* (.*) \*/', '\1') AS statement
+FROM guard.audit WHERE statement LIKE '%the rename%' ORDER BY id;
+BEGIN;
+SET LOCAL guard.override = 'test: empty the probe';
+DELETE FROM rename_probe;
+COMMIT;
+DROP TABLE rename_probe;
+
 -- Auditors read it.
 GRANT guard_auditor TO regress_plain;
 SET ROLE regress_plain;

@@ -35,7 +35,10 @@
 #include "storage/shmem.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/json.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
 #include "utils/wait_event.h"
 
 #include "compat.h"
@@ -105,6 +108,47 @@ client_addr(void)
 	return pstrdup(host);
 }
 
+/*
+ * What every row of a session names: its database and its client never
+ * change, and role names only with pg_authid, whose invalidation forgets
+ * them.  Looked up once, not for every refusal.
+ */
+static char *session_database = NULL;
+static char *session_client = NULL;
+static bool session_known = false;
+static Oid	named_role[2] = {InvalidOid, InvalidOid};
+static char *role_name_of[2];
+
+static void
+forget_role_names(Datum arg, int cacheid, uint32 hashvalue)
+{
+	named_role[0] = named_role[1] = InvalidOid;
+}
+
+/* The name of roleid, kept in place which (0: login, 1: effective). */
+static const char *
+role_name(int which, Oid roleid)
+{
+	static bool registered = false;
+
+	if (!registered)
+	{
+		CacheRegisterSyscacheCallback(AUTHOID, forget_role_names, (Datum) 0);
+		registered = true;
+	}
+	if (named_role[which] != roleid)
+	{
+		char	   *name = GetUserNameFromId(roleid, true);
+
+		if (role_name_of[which] != NULL)
+			pfree(role_name_of[which]);
+		role_name_of[which] = name != NULL ?
+			MemoryContextStrdup(TopMemoryContext, name) : NULL;
+		named_role[which] = roleid;
+	}
+	return role_name_of[which];
+}
+
 static void
 build_row(const GuardAttempt *attempt, const GuardDecision *decision,
 		  GuardRow *row)
@@ -114,10 +158,19 @@ build_row(const GuardAttempt *attempt, const GuardDecision *decision,
 	memset(row, 0, sizeof(GuardRow));
 	row->at = GetCurrentTimestamp();
 	row->backend_pid = MyProcPid;
-	row->field[GUARD_FIELD_DATABASE] = get_database_name(MyDatabaseId);
-	row->field[GUARD_FIELD_LOGIN_ROLE] = GetUserNameFromId(GetSessionUserId(), true);
-	row->field[GUARD_FIELD_EFFECTIVE_ROLE] = GetUserNameFromId(GetUserId(), true);
-	row->field[GUARD_FIELD_CLIENT_ADDR] = client_addr();
+	if (!session_known)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+
+		session_database = get_database_name(MyDatabaseId);
+		session_client = client_addr();
+		MemoryContextSwitchTo(oldcxt);
+		session_known = session_database != NULL;
+	}
+	row->field[GUARD_FIELD_DATABASE] = session_database;
+	row->field[GUARD_FIELD_LOGIN_ROLE] = role_name(0, GetSessionUserId());
+	row->field[GUARD_FIELD_EFFECTIVE_ROLE] = role_name(1, GetUserId());
+	row->field[GUARD_FIELD_CLIENT_ADDR] = session_client;
 	row->field[GUARD_FIELD_APPLICATION_NAME] = application_name;
 	row->field[GUARD_FIELD_COMMAND] = attempt->command;
 	row->field[GUARD_FIELD_STATEMENT] = attempt->statement;

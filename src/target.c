@@ -98,6 +98,11 @@ relation_holds_no_row(Oid relid, Snapshot snapshot, LOCKMODE lockmode)
 		TupleTableSlot *slot = table_slot_create(rel, NULL);
 		TableScanDesc scan = guard_table_beginscan(rel, snapshot);
 
+		/*
+		 * Row by row, not page by page: the first row seen ends it, and
+		 * the rest of its page is not looked at.
+		 */
+		table_rescan_set_params(scan, NULL, false, false, false);
 		empty = !table_scan_getnextslot(scan, ForwardScanDirection, slot);
 		table_endscan(scan);
 		ExecDropSingleTupleTableSlot(slot);
