@@ -3,7 +3,7 @@
 # The version is read once, from guard.control; the C code receives it as
 # GUARD_VERSION and the extension script is picked by it.
 
-EXTENSION = guard
+EXTENSION = guard guard_bin
 EXTVERSION := $(shell sed -n "s/^default_version = '\([^']*\)'.*/\1/p" $(dir $(lastword $(MAKEFILE_LIST)))guard.control)
 
 MODULE_big = guard
@@ -27,7 +27,7 @@ OBJS = \
 
 # A fresh install runs the 1.0 script and then every update, so that the
 # upgrade path is exercised by every test run.
-DATA = $(wildcard sql/guard--*.sql)
+DATA = $(wildcard sql/guard--*.sql) sql/guard_bin--1.0.sql
 PG_CPPFLAGS = -DGUARD_VERSION=\"$(EXTVERSION)\"
 
 # pg_regress runs against its own throw-away server that preloads guard.

@@ -42,6 +42,7 @@
 #include "guard.h"
 
 PG_FUNCTION_INFO_V1(guard_install_check);
+PG_FUNCTION_INFO_V1(guard_bin_install_check);
 PG_FUNCTION_INFO_V1(guard_status);
 PG_FUNCTION_INFO_V1(guard_permit_drop_database_sql);
 PG_FUNCTION_INFO_V1(guard_dry_run);
@@ -64,6 +65,26 @@ guard_install_check(PG_FUNCTION_ARGS)
 				 errdetail("The extension holds the audit table, which lives in the database named by \"guard.database\"; "
 						   "the protection itself covers every database without it."),
 				 errhint("Run CREATE EXTENSION guard in database \"%s\", or set \"guard.database\" and restart the server.",
+						 guard_database)));
+	PG_RETURN_VOID();
+}
+
+/*
+ * Called by guard_bin's script: the recycle bin's functions and view, for a
+ * database other than the audit database, where extension guard has them.
+ */
+Datum
+guard_bin_install_check(PG_FUNCTION_ARGS)
+{
+	char	   *dbname = get_database_name(MyDatabaseId);
+
+	if (dbname != NULL && strcmp(dbname, guard_database) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"guard_bin\" is not for database \"%s\"",
+						guard_database),
+				 errdetail("Extension \"guard\", which holds the audit table there, has the recycle bin's functions."),
+				 errhint("Run CREATE EXTENSION guard in database \"%s\".",
 						 guard_database)));
 	PG_RETURN_VOID();
 }

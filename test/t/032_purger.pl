@@ -1,7 +1,9 @@
 # The purger purges expired recycle bin entries in every database that has
 # a bin, not only in the audit database: through a short-lived worker
 # connected to each.  After a start it visits every database once; then
-# those where a table was kept, or where entries are left.
+# those where a table was kept, or where entries are left.  Extension
+# guard_bin gives another database guard.undrop, guard.purge and
+# guard.recyclebin.
 use strict;
 use warnings;
 
@@ -103,6 +105,31 @@ keep('shop', 'fifth');
 expire('shop', 'fifth');
 $node->safe_psql('postgres', 'SELECT pg_reload_conf()');
 ok(purged('shop', 'fifth'), 'a dropped database does not stop the purger');
+
+# guard.undrop, guard.purge and guard.recyclebin in another database:
+# extension guard_bin, which the audit database does not take.
+my ($ret, $out, $err) = $node->psql('postgres', 'CREATE EXTENSION guard_bin');
+like($err, qr/extension "guard_bin" is not for database "postgres"/,
+	'guard_bin is refused in the audit database');
+$node->safe_psql('shop', 'CREATE EXTENSION guard_bin');
+keep('shop', 'sixth');
+is($node->safe_psql('shop', q{SELECT "table", command, reason FROM guard.recyclebin}),
+	'public.sixth|DROP TABLE|test: keep sixth', 'guard.recyclebin lists what the database keeps');
+$node->safe_psql('shop', q{SELECT guard.undrop('public.sixth')});
+is($node->safe_psql('shop', 'SELECT count(*) FROM sixth'), '10', 'guard.undrop puts it back');
+is(audit_count($node, q{command = 'guard.undrop' AND database = 'shop' AND objects = '{public.sixth}'}),
+	'1', 'the undo is an audit row');
+keep('shop', 'seventh');
+($ret, $out, $err) = $node->psql('shop', q{SELECT guard.purge('public.seventh')});
+like($err, qr/guard\.purge of "public\.seventh" refused in production/,
+	'guard.purge needs the override');
+$node->safe_psql('shop', q{
+	BEGIN;
+	SET LOCAL guard.override = 'test: purge seventh';
+	SELECT guard.purge('public.seventh');
+	COMMIT;
+});
+is($node->safe_psql('shop', 'SELECT count(*) FROM guard.recyclebin'), '0', 'and purges with it');
 
 $node->stop;
 done_testing();
