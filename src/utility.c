@@ -567,6 +567,19 @@ guard_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	bool		final;
 
 	guard_session_check(parsetree);
+
+	/*
+	 * Transaction control destroys nothing of its own (a transaction's
+	 * statements were decided one by one): straight on, once a refused
+	 * session has been looked at.  BEGIN and COMMIT are a good part of
+	 * what a busy server runs.
+	 */
+	if (IsA(parsetree, TransactionStmt))
+	{
+		call_previous(pstmt, queryString, readOnlyTree, context, params,
+					  queryEnv, dest, qc);
+		return;
+	}
 	guard_check_setting_statement(parsetree);
 
 	/*
