@@ -1663,6 +1663,48 @@ member_sequences(List *relids, List *exts)
 }
 
 /*
+ * Take relations, and every object made of them (found by following the
+ * automatic and internal dependencies to them), out of the extensions.
+ */
+static void
+leave_extensions(List *relids, List *exts)
+{
+	Oid			argtypes[2] = {OIDARRAYOID, OIDARRAYOID};
+	Datum		values[2];
+	uint64		i;
+
+	values[0] = oid_array(relids);
+	values[1] = oid_array(exts);
+	SPI_connect();
+	if (SPI_execute_with_args("WITH RECURSIVE part(classid, objid) AS ("
+							  " SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid, r"
+							  " FROM pg_catalog.unnest($1) r"
+							  " UNION"
+							  " SELECT d.classid, d.objid FROM pg_catalog.pg_depend d"
+							  " JOIN part p ON d.refclassid = p.classid AND d.refobjid = p.objid"
+							  " WHERE d.deptype IN ('a', 'i'))"
+							  " SELECT DISTINCT e.classid, e.objid, e.refobjid"
+							  " FROM part p JOIN pg_catalog.pg_depend e"
+							  " ON e.classid = p.classid AND e.objid = p.objid"
+							  " WHERE e.deptype = 'e' AND e.refobjid = ANY ($2)",
+							  2, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "guard: could not look at what the kept tables are made of");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		deleteDependencyRecordsForSpecific(DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull)),
+										   DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull)),
+										   DEPENDENCY_EXTENSION, ExtensionRelationId,
+										   DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull)));
+	}
+	SPI_finish();
+	CommandCounterIncrement();
+}
+
+/*
  * DROP EXTENSION, kept: the extension's tables that hold rows (a job list,
  * a partition configuration) leave the extension and are kept as a DROP
  * TABLE would keep them, with the sequences their defaults use; the
@@ -1759,25 +1801,12 @@ keep_extension_tables(DropStmt *stmt, const GuardAttempt *attempt,
 		return NIL;
 	guard_recycle_purge_expired(debug_query_string);
 
-	/* They leave the extension, with their own sequences. */
-	foreach(lc, relids)
-	{
-		ListCell   *ec;
-
-		foreach(ec, exts)
-			deleteDependencyRecordsForSpecific(RelationRelationId, lfirst_oid(lc),
-											   DEPENDENCY_EXTENSION,
-											   ExtensionRelationId, lfirst_oid(ec));
-		foreach(ec, getOwnedSequences(lfirst_oid(lc)))
-		{
-			ListCell   *xc;
-
-			foreach(xc, exts)
-				deleteDependencyRecordsForSpecific(RelationRelationId, lfirst_oid(ec),
-												   DEPENDENCY_EXTENSION,
-												   ExtensionRelationId, lfirst_oid(xc));
-		}
-	}
+	/*
+	 * They leave the extension, with what they are made of that is a
+	 * member too: their owned sequences, and their row types where the
+	 * server makes those members (17 does).
+	 */
+	leave_extensions(relids, exts);
 	CommandCounterIncrement();
 	return move_groups(members, fkeys);
 }
