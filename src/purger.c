@@ -202,11 +202,30 @@ void
 guard_purger_main(Datum main_arg)
 {
 	uint32		wait_event = 0;
+	int			i;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(guard_database, NULL, 0);
+
+	/*
+	 * The writer starts with it: give it a moment to be ready, so that the
+	 * rows of the first purges go to the table, not to the log.
+	 */
+	for (i = 0; i < 100; i++)
+	{
+		GuardQueueStatus status;
+
+		guard_queue_status(&status);
+		if (status.writer_state == GUARD_WRITER_READY ||
+			status.writer_state == GUARD_WRITER_NO_TABLE)
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 100L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
 
 	for (;;)
 	{
