@@ -1397,18 +1397,18 @@ keep_schemas(DropStmt *stmt, const GuardAttempt *attempt,
 	return true;
 }
 
-/* The owner of a relation. */
-static Oid
-relation_owner(Oid relid)
+/* A relation's pg_class row, copied. */
+static FormData_pg_class
+class_row(Oid relid)
 {
 	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
+	FormData_pg_class row;
 
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	row = *(Form_pg_class) GETSTRUCT(tup);
 	ReleaseSysCache(tup);
-	return owner;
+	return row;
 }
 
 /* An array of oids, for SPI. */
@@ -1557,7 +1557,7 @@ keep_owned(DropOwnedStmt *stmt, const GuardAttempt *attempt,
 		 */
 		foreach(lc, members)
 		{
-			if (!list_member_oid(roles, relation_owner(((BinMember *) lfirst(lc))->relid)))
+			if (!list_member_oid(roles, class_row(((BinMember *) lfirst(lc))->relid).relowner))
 				return NIL;
 		}
 		foreach(lc, fkeys)
@@ -1570,7 +1570,7 @@ keep_owned(DropOwnedStmt *stmt, const GuardAttempt *attempt,
 				return NIL;
 			conrelid = ((Form_pg_constraint) GETSTRUCT(tup))->conrelid;
 			ReleaseSysCache(tup);
-			if (!list_member_oid(roles, relation_owner(conrelid)))
+			if (!list_member_oid(roles, class_row(conrelid).relowner))
 				return NIL;
 		}
 	}
@@ -1607,7 +1607,7 @@ keep_owned(DropOwnedStmt *stmt, const GuardAttempt *attempt,
 	foreach(lc, members)
 	{
 		BinMember  *m = (BinMember *) lfirst(lc);
-		Oid			owner = relation_owner(m->relid);
+		Oid			owner = class_row(m->relid).relowner;
 
 		if (!list_member_oid(roles, owner))
 			continue;
@@ -2094,20 +2094,6 @@ same_layout(TupleDesc a, TupleDesc b)
 	return true;
 }
 
-/* A table's TOAST table, if it has one. */
-static Oid
-toast_of(Oid relid)
-{
-	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			toastrelid;
-
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	toastrelid = ((Form_pg_class) GETSTRUCT(tup))->reltoastrelid;
-	ReleaseSysCache(tup);
-	return toastrelid;
-}
-
 /*
  * Name a TOAST table and its index for their table, as PostgreSQL does;
  * for no table (InvalidOid), a name of their own, out of the way.
@@ -2237,7 +2223,7 @@ keep_storage(KeptStorage *ks)
 	 */
 	if (OidIsValid(toastid))
 	{
-		bintoast = toast_of(binrel);
+		bintoast = class_row(binrel).reltoastrelid;
 		set_toast_link(ks->relid, bintoast);
 		set_toast_link(binrel, toastid);
 		changeDependencyFor(RelationRelationId, toastid,
