@@ -76,6 +76,13 @@
 	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL)
 #endif
 
+/* A ResultRelInfo's CHECK constraint states, renamed in 18. */
+#if PG_VERSION_NUM >= 180000
+#define GUARD_RI_CHECK_EXPRS ri_CheckConstraintExprs
+#else
+#define GUARD_RI_CHECK_EXPRS ri_ConstraintExprs
+#endif
+
 /* LockHeldByMe() gained an "orstronger" argument in 17. */
 #if PG_VERSION_NUM >= 170000
 #define GUARD_LOCK_HELD_BY_ME(tag, mode) LockHeldByMe((tag), (mode), false)

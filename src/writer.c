@@ -57,6 +57,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "compat.h"
@@ -394,13 +395,18 @@ typedef struct AuditColumn
 /*
  * The map is kept from batch to batch, in columns_cxt, until the relcache
  * says that the table changed (ALTER EXTENSION guard UPDATE, a DBA's ALTER
- * TABLE, a new table): columns, input functions and defaults are looked
- * up once, not for every batch.
+ * TABLE, a new table), or a function changed: columns, input functions and
+ * defaults are looked up once, not for every batch.  So are the states of
+ * the table's CHECK constraints, which ExecConstraints builds in
+ * columns_estate the first time and which each batch's ResultRelInfo is
+ * then given.  A batch that fails forgets them all.
  */
 static MemoryContext columns_cxt = NULL;
 static AuditColumn *columns_map = NULL; /* NULL: to be made */
 static Oid	columns_relid = InvalidOid;
 static AttrNumber columns_id_attnum = InvalidAttrNumber;
+static EState *columns_estate = NULL;	/* defaults and checks live here */
+static ExprState **columns_checks = NULL;	/* NULL: not built yet */
 
 static void
 forget_columns(Datum arg, Oid relid)
@@ -409,13 +415,22 @@ forget_columns(Datum arg, Oid relid)
 		columns_map = NULL;
 }
 
+/*
+ * A function that a default or a CHECK constraint calls may have changed:
+ * a SQL function's body is compiled into the constraint's state.
+ */
+static void
+forget_columns_syscache(Datum arg, int cacheid, uint32 hashvalue)
+{
+	columns_map = NULL;
+}
+
 /* Make the map of rel's columns. */
 static AuditColumn *
-map_columns(Relation rel, AttrNumber *id_attnum)
+map_columns(Relation rel, EState *estate, AttrNumber *id_attnum)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	AuditColumn *columns = (AuditColumn *) palloc0(sizeof(AuditColumn) * desc->natts);
-	EState	   *estate = CreateExecutorState(); /* where defaults live */
 	int			arg;
 	int			i;
 
@@ -501,12 +516,16 @@ insert_direct(Relation rel, const GuardRow *rows, const int *encodings,
 												"guard writer columns",
 												ALLOCSET_SMALL_SIZES);
 			CacheRegisterRelcacheCallback(forget_columns, (Datum) 0);
+			CacheRegisterSyscacheCallback(PROCOID, forget_columns_syscache,
+										  (Datum) 0);
 		}
 		columns_map = NULL;
+		columns_checks = NULL;
 		MemoryContextReset(columns_cxt);
 		oldcxt = MemoryContextSwitchTo(columns_cxt);
 		columns_relid = RelationGetRelid(rel);
-		columns = map_columns(rel, &columns_id_attnum);
+		columns_estate = CreateExecutorState();
+		columns = map_columns(rel, columns_estate, &columns_id_attnum);
 		MemoryContextSwitchTo(oldcxt);
 		columns_map = columns;
 	}
@@ -555,7 +574,12 @@ insert_direct(Relation rel, const GuardRow *rows, const int *encodings,
 		ExecStoreVirtualTuple(slot);
 
 		if (desc->constr != NULL)
-			ExecConstraints(rri, slot, estate);
+		{
+			ResetPerTupleExprContext(columns_estate);
+			rri->GUARD_RI_CHECK_EXPRS = columns_checks;
+			ExecConstraints(rri, slot, columns_estate);
+			columns_checks = rri->GUARD_RI_CHECK_EXPRS;
+		}
 		simple_table_tuple_insert(rel, slot);
 		if (rri->ri_NumIndices > 0)
 			list_free(GUARD_INSERT_INDEX_TUPLES(rri, slot, estate));
@@ -686,6 +710,8 @@ try_write(const GuardRow *rows, const int *encodings, int n, bool escape,
 		error = CopyErrorData();
 		FlushErrorState();
 		AbortCurrentTransaction();
+		/* A CHECK's states may be half built: make them again. */
+		columns_map = NULL;
 		pgstat_report_activity(STATE_IDLE, NULL);
 	}
 	PG_END_TRY();

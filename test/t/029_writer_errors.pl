@@ -125,5 +125,32 @@ is(audit_count($node, q{statement LIKE '%allowed-again%'}), '1',
 is(audit_count($node, q{statement LIKE '%forbidden%'}), '0',
 	'the row that broke the constraint is not in the table');
 
+# The writer keeps the constraint's compiled state from batch to batch.  A
+# SQL function that the constraint calls is compiled into it; replacing
+# the function must change what the writer checks.
+$node->safe_psql('postgres', q{
+	ALTER TABLE guard.audit DROP CONSTRAINT no_forbidden;
+	CREATE FUNCTION audit_statement_ok(text) RETURNS boolean
+		LANGUAGE sql IMMUTABLE AS $$ SELECT $1 NOT LIKE '%forbidden%' $$;
+	ALTER TABLE guard.audit
+		ADD CONSTRAINT statement_ok CHECK (audit_statement_ok(statement))});
+refuse('before-replace-banned');
+refuse('before-replace-again');
+is(audit_count($node, q{statement LIKE '%before-replace-%'}), '2',
+	'rows the function accepts are written');
+$node->safe_psql('postgres', q{
+	CREATE OR REPLACE FUNCTION audit_statement_ok(text) RETURNS boolean
+		LANGUAGE sql IMMUTABLE AS $$ SELECT $1 NOT LIKE '%banned%' $$});
+$offset = -s $node->logfile;
+refuse('after-replace-banned');
+like(join("\n", log_lines($node, qr/could not write an audit row/, $offset)),
+	qr/violates check constraint "statement_ok"/,
+	'after the function is replaced, the writer checks with the new one');
+is(audit_count($node, q{statement LIKE '%after-replace-banned%'}), '0',
+	'the row the new function rejects is not in the table');
+refuse('after-replace-fine');
+is(audit_count($node, q{statement LIKE '%after-replace-fine%'}), '1',
+	'a row it accepts is written');
+
 $node->stop;
 done_testing();
