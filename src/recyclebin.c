@@ -1425,6 +1425,38 @@ oid_array(List *oids)
 }
 
 /*
+ * Run a catalog query of two oid arrays, $1 and $2, at most limit rows (0:
+ * all), in an SPI connection that the caller finishes; what names what it
+ * looks at, for the error.
+ */
+static void
+select_over_oids(const char *sql, List *first, List *second, long limit,
+				 const char *what)
+{
+	Oid			argtypes[2] = {OIDARRAYOID, OIDARRAYOID};
+	Datum		values[2];
+
+	values[0] = oid_array(first);
+	values[1] = oid_array(second);
+	SPI_connect();
+	if (SPI_execute_with_args(sql, 2, argtypes, values, NULL, true, limit) != SPI_OK_SELECT)
+		elog(ERROR, "guard: could not look at %s", what);
+}
+
+/*
+ * SQL: "part", the relations of the array $1 and every object made of them,
+ * found by following the automatic and internal dependencies to them.
+ */
+#define PARTS_OF_RELATIONS \
+	"WITH RECURSIVE part(classid, objid) AS (" \
+	" SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid, r" \
+	" FROM pg_catalog.unnest($1) r" \
+	" UNION" \
+	" SELECT d.classid, d.objid FROM pg_catalog.pg_depend d" \
+	" JOIN part p ON d.refclassid = p.classid AND d.refobjid = p.objid" \
+	" WHERE d.deptype IN ('a', 'i'))"
+
+/*
  * What the relations to keep use, outside themselves, that the statement
  * drops: the description of the first such object, or NULL.  A column's
  * type, a default's function or sequence, a trigger's function, a check's
@@ -1437,21 +1469,11 @@ oid_array(List *oids)
 static char *
 used_and_dropped(List *relids, const char *dropped, List *oids)
 {
-	Oid			argtypes[2] = {OIDARRAYOID, OIDARRAYOID};
-	Datum		values[2];
 	MemoryContext cxt = CurrentMemoryContext;
 	char	   *found = NULL;
 	char	   *sql;
 
-	values[0] = oid_array(relids);
-	values[1] = oid_array(oids);
-	sql = psprintf("WITH RECURSIVE part(classid, objid) AS ("
-				   " SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid, r"
-				   " FROM pg_catalog.unnest($1) r"
-				   " UNION"
-				   " SELECT d.classid, d.objid FROM pg_catalog.pg_depend d"
-				   " JOIN part p ON d.refclassid = p.classid AND d.refobjid = p.objid"
-				   " WHERE d.deptype IN ('a', 'i'))"
+	sql = psprintf(PARTS_OF_RELATIONS
 				   " SELECT pg_catalog.pg_describe_object(d.refclassid, d.refobjid, 0)"
 				   " FROM part p JOIN pg_catalog.pg_depend d"
 				   " ON d.classid = p.classid AND d.objid = p.objid"
@@ -1459,9 +1481,7 @@ used_and_dropped(List *relids, const char *dropped, List *oids)
 				   " AND NOT EXISTS (SELECT FROM part q"
 				   " WHERE q.classid = d.refclassid AND q.objid = d.refobjid)"
 				   " AND %s LIMIT 1", dropped);
-	SPI_connect();
-	if (SPI_execute_with_args(sql, 2, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "guard: could not look at what the kept tables use");
+	select_over_oids(sql, relids, oids, 1, "what the kept tables use");
 	if (SPI_processed > 0)
 		found = MemoryContextStrdup(cxt, SPI_getvalue(SPI_tuptable->vals[0],
 													  SPI_tuptable->tupdesc, 1));
@@ -1626,26 +1646,20 @@ keep_owned(DropOwnedStmt *stmt, const GuardAttempt *attempt,
 static List *
 member_sequences(List *relids, List *exts)
 {
-	Oid			argtypes[2] = {OIDARRAYOID, OIDARRAYOID};
-	Datum		values[2];
 	MemoryContext cxt = CurrentMemoryContext;
 	List	   *seqs = NIL;
 	uint64		i;
 
-	values[0] = oid_array(relids);
-	values[1] = oid_array(exts);
-	SPI_connect();
-	if (SPI_execute_with_args("SELECT DISTINCT d.refobjid FROM pg_catalog.pg_attrdef a"
-							  " JOIN pg_catalog.pg_depend d"
-							  " ON d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass"
-							  " AND d.objid = a.oid AND d.deptype = 'n'"
-							  " AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
-							  " JOIN pg_catalog.pg_depend e"
-							  " ON e.classid = d.refclassid AND e.objid = d.refobjid"
-							  " AND e.deptype = 'e' AND e.refobjid = ANY ($2)"
-							  " WHERE a.adrelid = ANY ($1)",
-							  2, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "guard: could not look at the sequences of the kept tables");
+	select_over_oids("SELECT DISTINCT d.refobjid FROM pg_catalog.pg_attrdef a"
+					 " JOIN pg_catalog.pg_depend d"
+					 " ON d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass"
+					 " AND d.objid = a.oid AND d.deptype = 'n'"
+					 " AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+					 " JOIN pg_catalog.pg_depend e"
+					 " ON e.classid = d.refclassid AND e.objid = d.refobjid"
+					 " AND e.deptype = 'e' AND e.refobjid = ANY ($2)"
+					 " WHERE a.adrelid = ANY ($1)",
+					 relids, exts, 0, "the sequences of the kept tables");
 	for (i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
@@ -1669,26 +1683,14 @@ member_sequences(List *relids, List *exts)
 static void
 leave_extensions(List *relids, List *exts)
 {
-	Oid			argtypes[2] = {OIDARRAYOID, OIDARRAYOID};
-	Datum		values[2];
 	uint64		i;
 
-	values[0] = oid_array(relids);
-	values[1] = oid_array(exts);
-	SPI_connect();
-	if (SPI_execute_with_args("WITH RECURSIVE part(classid, objid) AS ("
-							  " SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid, r"
-							  " FROM pg_catalog.unnest($1) r"
-							  " UNION"
-							  " SELECT d.classid, d.objid FROM pg_catalog.pg_depend d"
-							  " JOIN part p ON d.refclassid = p.classid AND d.refobjid = p.objid"
-							  " WHERE d.deptype IN ('a', 'i'))"
-							  " SELECT DISTINCT e.classid, e.objid, e.refobjid"
-							  " FROM part p JOIN pg_catalog.pg_depend e"
-							  " ON e.classid = p.classid AND e.objid = p.objid"
-							  " WHERE e.deptype = 'e' AND e.refobjid = ANY ($2)",
-							  2, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "guard: could not look at what the kept tables are made of");
+	select_over_oids(PARTS_OF_RELATIONS
+					 " SELECT DISTINCT e.classid, e.objid, e.refobjid"
+					 " FROM part p JOIN pg_catalog.pg_depend e"
+					 " ON e.classid = p.classid AND e.objid = p.objid"
+					 " WHERE e.deptype = 'e' AND e.refobjid = ANY ($2)",
+					 relids, exts, 0, "what the kept tables are made of");
 	for (i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
