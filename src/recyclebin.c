@@ -1809,7 +1809,6 @@ keep_extension_tables(DropStmt *stmt, const GuardAttempt *attempt,
 	 * server makes those members (17 does).
 	 */
 	leave_extensions(relids, exts);
-	CommandCounterIncrement();
 	return move_groups(members, fkeys);
 }
 
