@@ -94,15 +94,19 @@ relation_holds_no_row(Oid relid, Snapshot snapshot, LOCKMODE lockmode)
 	}
 	else if (RELKIND_HAS_STORAGE(rel->rd_rel->relkind))
 	{
-		/* The scan counts the blocks first: a table with none reads none. */
-		TupleTableSlot *slot = table_slot_create(rel, NULL);
-		TableScanDesc scan = guard_table_beginscan(rel, snapshot);
-
 		/*
-		 * Row by row, not page by page: the first row seen ends it, and
-		 * the rest of its page is not looked at.
+		 * The scan counts the blocks first: a table with none reads none.
+		 * It goes row by row, not page by page: the first row seen ends
+		 * it, and the rest of its page is not looked at.  It starts at the
+		 * first block, not where a synchronized scan of the table is, and
+		 * takes no buffer strategy.  These flags go to the access method's
+		 * scan_begin at once: set by a rescan, they would make the scan
+		 * count the blocks a second time.
 		 */
-		table_rescan_set_params(scan, NULL, false, false, false);
+		TupleTableSlot *slot = table_slot_create(rel, NULL);
+		TableScanDesc scan = rel->rd_tableam->scan_begin(rel, snapshot, 0, NULL,
+														 NULL, SO_TYPE_SEQSCAN);
+
 		empty = !table_scan_getnextslot(scan, ForwardScanDirection, slot);
 		table_endscan(scan);
 		ExecDropSingleTupleTableSlot(slot);
